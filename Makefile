@@ -1,0 +1,48 @@
+# Eventdesk: `make run` serves the built-in conference, `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+EVENTDESK_DATA_DIR ?= $(CURDIR)/instance
+export HOST PORT EVENTDESK_DATA_DIR
+
+.PHONY: run test lint format bench clean
+
+# Reinstall only when the packaging changes; the install is editable, so code edits need nothing.
+$(BIN)/.installed-%: setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=23.1"
+	$(BIN)/python -m pip install --quiet -e ".[$*]"
+	touch $@
+
+$(BIN)/.installed-run: setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=23.1"
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+run: $(BIN)/.installed-run
+	$(BIN)/eventdesk-server init-db
+	$(BIN)/eventdesk-server load-programme --builtin --if-absent
+	@echo "Serving on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/v1/docs)"
+	$(BIN)/gunicorn --config python:server.gunicorn_conf "server:create_app()"
+
+test: $(BIN)/.installed-test
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/.installed-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Benchmarks need wrk (Debian package); installed here if missing.
+bench: $(BIN)/.installed-test
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,159 @@
+-- Eventdesk SQLite schema: the single source of truth for every table.
+-- Safe to run on every start (IF NOT EXISTS everywhere). Later changes are recorded
+-- migrations in server/migrations.py, each bumping schema_migrations.
+-- Connections turn on foreign keys and WAL (server/db.py); times are ISO 8601 text:
+-- instants in UTC ("2014-10-20T12:00:00Z"), calendar days as "YYYY-MM-DD".
+
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     INTEGER PRIMARY KEY,       -- 1 is this file as first written
+    applied_at  TEXT NOT NULL
+);
+
+-- One row per event; `version` rises by one in the same transaction as any programme change.
+CREATE TABLE IF NOT EXISTS events (
+    id                INTEGER PRIMARY KEY,
+    slug              TEXT NOT NULL UNIQUE,
+    title             TEXT NOT NULL,
+    description       TEXT NOT NULL DEFAULT '',
+    timezone          TEXT NOT NULL,            -- IANA zone, e.g. Europe/Brussels
+    start_date        TEXT NOT NULL,            -- first day, local
+    end_date          TEXT NOT NULL,            -- last day, local, inclusive
+    venue             TEXT NOT NULL DEFAULT '',
+    city              TEXT NOT NULL DEFAULT '',
+    country           TEXT NOT NULL DEFAULT '',
+    capacity          INTEGER CHECK (capacity IS NULL OR capacity > 0),
+    organiser         TEXT NOT NULL DEFAULT '',
+    url               TEXT NOT NULL DEFAULT '',
+    notice            TEXT NOT NULL DEFAULT '',  -- shown with the programme (e.g. "illustrative")
+    themes            TEXT NOT NULL DEFAULT '[]', -- JSON list of strings
+    guiding_questions TEXT NOT NULL DEFAULT '[]', -- JSON list of strings
+    previous_editions TEXT NOT NULL DEFAULT '[]', -- JSON list of {year, city}
+    version           INTEGER NOT NULL DEFAULT 0,
+    changes_floor     INTEGER NOT NULL DEFAULT 0, -- /changes?since=N answers only N >= this
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL,
+    CHECK (end_date >= start_date)
+);
+
+-- Days are stored (not only derived) so apps get labels and the day filter is an indexed join.
+CREATE TABLE IF NOT EXISTS days (
+    event_id  INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    date      TEXT NOT NULL,          -- local calendar day
+    number    INTEGER NOT NULL,       -- 1-based
+    PRIMARY KEY (event_id, date),
+    UNIQUE (event_id, number)
+);
+
+CREATE TABLE IF NOT EXISTS rooms (
+    event_id     INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    id           TEXT NOT NULL,       -- stable string id, unique in the event
+    name         TEXT NOT NULL,
+    capacity     INTEGER CHECK (capacity IS NULL OR capacity > 0),
+    description  TEXT NOT NULL DEFAULT '',
+    position     INTEGER NOT NULL DEFAULT 0,  -- display order
+    updated_at   TEXT NOT NULL,
+    PRIMARY KEY (event_id, id)
+);
+
+CREATE TABLE IF NOT EXISTS tracks (
+    event_id     INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    id           TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    color        TEXT NOT NULL DEFAULT '',   -- "#rrggbb" or empty
+    description  TEXT NOT NULL DEFAULT '',
+    position     INTEGER NOT NULL DEFAULT 0,
+    updated_at   TEXT NOT NULL,
+    PRIMARY KEY (event_id, id)
+);
+
+CREATE TABLE IF NOT EXISTS speakers (
+    event_id           INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    id                 TEXT NOT NULL,
+    name               TEXT NOT NULL,
+    job_title          TEXT NOT NULL DEFAULT '',
+    organisation       TEXT NOT NULL DEFAULT '',
+    organisation_type  TEXT NOT NULL DEFAULT '',
+    country            TEXT NOT NULL DEFAULT '',
+    bio                TEXT NOT NULL DEFAULT '',
+    updated_at         TEXT NOT NULL,
+    PRIMARY KEY (event_id, id)
+);
+CREATE INDEX IF NOT EXISTS speakers_by_name ON speakers (event_id, name);
+
+CREATE TABLE IF NOT EXISTS sessions (
+    pk          INTEGER PRIMARY KEY,      -- internal; also the rowid of its sessions_fts row
+    event_id    INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    id          TEXT NOT NULL,
+    guid        TEXT NOT NULL UNIQUE,     -- UUID fixed at creation; iCal UID and frab guid
+    title       TEXT NOT NULL,
+    type        TEXT NOT NULL CHECK (type IN ('plenary', 'parallel', 'workshop', 'break',
+                    'networking', 'matchmaking', 'reception', 'other')),
+    track_id    TEXT,
+    room_id     TEXT,
+    starts_at   TEXT NOT NULL,            -- UTC instant
+    ends_at     TEXT NOT NULL,            -- UTC instant
+    day         TEXT NOT NULL,            -- local date of starts_at, for the day filter
+    abstract    TEXT NOT NULL DEFAULT '',
+    language    TEXT NOT NULL DEFAULT 'en',
+    capacity    INTEGER CHECK (capacity IS NULL OR capacity > 0),
+    status      TEXT NOT NULL DEFAULT 'confirmed' CHECK (status IN ('confirmed', 'cancelled')),
+    sequence    INTEGER NOT NULL DEFAULT 0,  -- iCal SEQUENCE: rises when time, room or status change
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    UNIQUE (event_id, id),
+    FOREIGN KEY (event_id, track_id) REFERENCES tracks (event_id, id),
+    FOREIGN KEY (event_id, room_id) REFERENCES rooms (event_id, id),
+    CHECK (ends_at > starts_at)
+);
+CREATE INDEX IF NOT EXISTS sessions_by_start ON sessions (event_id, starts_at);
+CREATE INDEX IF NOT EXISTS sessions_by_day ON sessions (event_id, day, starts_at);
+CREATE INDEX IF NOT EXISTS sessions_by_track ON sessions (event_id, track_id, starts_at);
+CREATE INDEX IF NOT EXISTS sessions_by_room ON sessions (event_id, room_id, starts_at);
+CREATE INDEX IF NOT EXISTS sessions_by_type ON sessions (event_id, type, starts_at);
+
+CREATE TABLE IF NOT EXISTS session_speakers (
+    event_id    INTEGER NOT NULL,
+    session_id  TEXT NOT NULL,
+    speaker_id  TEXT NOT NULL,
+    role        TEXT NOT NULL DEFAULT 'speaker'
+                    CHECK (role IN ('speaker', 'moderator', 'panellist', 'chair')),
+    position    INTEGER NOT NULL DEFAULT 0,   -- display order within the session
+    PRIMARY KEY (event_id, session_id, speaker_id),
+    FOREIGN KEY (event_id, session_id) REFERENCES sessions (event_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (event_id, speaker_id) REFERENCES speakers (event_id, id)
+);
+-- The speaker filter and a speaker's own session list.
+CREATE INDEX IF NOT EXISTS session_speakers_by_speaker
+    ON session_speakers (event_id, speaker_id, session_id);
+
+-- Full-text search over title, abstract and speaker names (rowid = sessions.pk); rows are
+-- kept in step with sessions by server/programme_edit.py in the same transaction as the change.
+CREATE VIRTUAL TABLE IF NOT EXISTS sessions_fts USING fts5 (
+    title,
+    abstract,
+    speakers,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+-- What changed in which version, so apps and the CLI can sync deltas.
+CREATE TABLE IF NOT EXISTS changes (
+    id          INTEGER PRIMARY KEY,
+    event_id    INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    version     INTEGER NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('event', 'session', 'speaker', 'room', 'track')),
+    item_id     TEXT NOT NULL,
+    action      TEXT NOT NULL CHECK (action IN ('upsert', 'delete')),
+    changed_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_by_version ON changes (event_id, version);
+
+-- Bearer tokens (admin now; attendee and door later). Only a SHA-256 hash is stored.
+CREATE TABLE IF NOT EXISTS api_tokens (
+    id          INTEGER PRIMARY KEY,
+    token_hash  TEXT NOT NULL UNIQUE,
+    role        TEXT NOT NULL CHECK (role IN ('admin', 'attendee', 'door')),
+    event_id    INTEGER REFERENCES events(id) ON DELETE CASCADE,  -- NULL: every event
+    label       TEXT NOT NULL DEFAULT '',
+    created_at  TEXT NOT NULL,
+    revoked_at  TEXT
+);

@@ -1,0 +1,40 @@
+"""Eventdesk server: event programme, attendees and check-in over a JSON API."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """The app factory: defaults, then `EVENTDESK_*` environment, then the test dict."""
+    app = Flask(__name__)
+    data_dir = Path(os.environ.get("EVENTDESK_DATA_DIR", "instance")).resolve()
+    app.config.from_mapping(
+        DATA_DIR=str(data_dir),
+        DATABASE=str(data_dir / "eventdesk.sqlite3"),
+        PROGRAMME_MAX_AGE=int(os.environ.get("EVENTDESK_PROGRAMME_MAX_AGE", "0")),
+        RESPONSE_CACHE_SIZE=256,
+        RESTX_VALIDATE=True,
+        RESTX_MASK_SWAGGER=False,
+        ERROR_404_HELP=False,
+        RESTX_ERROR_404_HELP=False,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False
+    if test_config:
+        app.config.update(test_config)
+        if "DATA_DIR" in test_config and "DATABASE" not in test_config:
+            app.config["DATABASE"] = str(Path(test_config["DATA_DIR"]) / "eventdesk.sqlite3")
+
+    from server import db_app, web
+    from server.api import blueprint
+
+    db_app.init_app(app)
+    web.init_app(app)
+    app.register_blueprint(blueprint)
+    return app

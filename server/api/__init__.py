@@ -1,0 +1,36 @@
+"""API v1: one flask-restx Namespace per module, aggregated here, with one error shape."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask_restx import Api
+
+from server import __version__
+from server.api import events, items, sessions
+from server.api.security import AUTHORIZATIONS
+from server.web import error_response
+
+blueprint = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+
+
+class EventdeskApi(Api):
+    def handle_error(self, e):
+        """Every error, ours or the framework's, as {"error", "message", "fields"?}."""
+        return error_response(e)
+
+
+api = EventdeskApi(
+    blueprint,
+    version=__version__,
+    title="Eventdesk API",
+    description=(
+        "Event programmes, personal schedules and check-in. Public reads need no token; "
+        "writes need `Authorization: Bearer <token>`. Times are ISO 8601 with the event zone's offset."
+    ),
+    doc="/docs",
+    authorizations=AUTHORIZATIONS,
+)
+api.add_namespace(events.ns)
+api.add_namespace(sessions.ns)
+for namespace in items.namespaces:
+    api.add_namespace(namespace)

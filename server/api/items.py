@@ -1,0 +1,209 @@
+"""Rooms, tracks and speakers: the same public reads and admin writes for each kind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask_restx import Namespace, Resource, fields
+
+from server import programme, programme_edit
+from server.api.common import error_model, event_json, flag, json_body, write_result_model
+from server.api.security import admin_required
+from server.api.sessions import session
+from server.db_app import get_db
+from server.errors import NotFound
+from server.validation import ID_PATTERN, ORGANISATION_TYPES
+
+
+@dataclass
+class Kind:
+    name: str  # "room"
+    plural: str  # "rooms"
+    lister: Callable  # (db, event) -> list
+    getter: Callable  # (db, event, id) -> dict
+    public: dict  # output fields
+    writable: Callable[[bool], dict]  # create? -> input fields
+    detail: dict | None = None  # extra output fields on the single-item read
+
+
+def _room_fields(create: bool) -> dict:
+    return {
+        "name": fields.String(required=create, min_length=1, description="Display name"),
+        "capacity": fields.Integer(min=1, description="Seats; omit when unknown"),
+        "description": fields.String(description="Plain text"),
+        "position": fields.Integer(description="Display order (changes only through PATCH)"),
+    }
+
+
+def _track_fields(create: bool) -> dict:
+    return {
+        "name": fields.String(required=create, min_length=1, description="Display name"),
+        "color": fields.String(pattern=r"^#[0-9a-fA-F]{6}$", description="Colour as #rrggbb"),
+        "description": fields.String(description="Plain text"),
+        "position": fields.Integer(description="Display order (changes only through PATCH)"),
+    }
+
+
+def _speaker_fields(create: bool) -> dict:
+    return {
+        "name": fields.String(required=create, min_length=1, description="Display name"),
+        "job_title": fields.String(description="Job title or role"),
+        "organisation": fields.String(description="Organisation"),
+        "organisation_type": fields.String(enum=list(ORGANISATION_TYPES), description="Kind of organisation"),
+        "country": fields.String(description="ISO 3166-1 alpha-2 code"),
+        "bio": fields.String(description="Short biography"),
+    }
+
+
+def _find(lister: Callable, kind: str) -> Callable:
+    def getter(db, event, item_id):
+        for item in lister(db, event):
+            if item["id"] == item_id:
+                return item
+        raise NotFound(f"no {kind} {item_id!r} in event {event['slug']!r}", resource=kind)
+
+    return getter
+
+
+_ORDER_DOC = "Display order (0 first)"
+KINDS = [
+    Kind(
+        "room",
+        "rooms",
+        programme.list_rooms,
+        _find(programme.list_rooms, "room"),
+        {
+            "id": fields.String(description="Stable id"),
+            "name": fields.String(description="Display name"),
+            "capacity": fields.Integer(description="Seats, or null"),
+            "description": fields.String(description="Plain text"),
+            "position": fields.Integer(description=_ORDER_DOC),
+        },
+        _room_fields,
+    ),
+    Kind(
+        "track",
+        "tracks",
+        programme.list_tracks,
+        _find(programme.list_tracks, "track"),
+        {
+            "id": fields.String(description="Stable id"),
+            "name": fields.String(description="Display name"),
+            "color": fields.String(description="Colour as #rrggbb, or empty"),
+            "description": fields.String(description="Plain text"),
+            "position": fields.Integer(description=_ORDER_DOC),
+        },
+        _track_fields,
+    ),
+    Kind(
+        "speaker",
+        "speakers",
+        programme.list_speakers,
+        programme.get_speaker,
+        {
+            "id": fields.String(description="Stable id"),
+            "name": fields.String(description="Display name"),
+            "job_title": fields.String(description="Job title or role"),
+            "organisation": fields.String(description="Organisation"),
+            "organisation_type": fields.String(
+                description="Kind of organisation, or empty", enum=["", *ORGANISATION_TYPES]
+            ),
+            "country": fields.String(description="ISO 3166-1 alpha-2 code, or empty"),
+            "bio": fields.String(description="Short biography"),
+            "sessions": fields.List(fields.String, description="Ids of the speaker's sessions by time"),
+        },
+        _speaker_fields,
+        detail={"sessions": fields.List(fields.Nested(session), description="The sessions in full")},
+    ),
+]
+
+
+def build_namespace(kind: Kind) -> Namespace:
+    ns = Namespace(
+        kind.plural, description=f"Programme {kind.plural}", path=f"/events/<string:event>/{kind.plural}"
+    )
+    error = error_model(ns)
+    write_result = write_result_model(ns)
+    title = kind.name.capitalize()
+    public = ns.model(title, kind.public)
+    detail = ns.clone(f"{title}Detail", public, kind.detail) if kind.detail else public
+    create_input = ns.model(
+        f"{title}Input",
+        {
+            "id": fields.String(required=True, pattern=ID_PATTERN, description="Stable id"),
+            **kind.writable(True),
+        },
+        strict=True,
+    )
+    patch_input = ns.model(f"{title}Patch", kind.writable(False), strict=True)
+
+    @ns.route("")
+    @ns.param("event", "Event slug, e.g. ecc2014")
+    class ItemList(Resource):
+        @ns.response(200, f"All {kind.plural}", [public])
+        @ns.response(404, "Unknown event", error)
+        def get(self, event):
+            return event_json(event, kind.lister)
+
+        @ns.doc(security="bearer")
+        @ns.expect(create_input, validate=True)
+        @ns.response(201, "Created", detail)
+        @ns.response(400, "Malformed input", error)
+        @ns.response(401, "No valid token", error)
+        @ns.response(403, "Not an admin of this event", error)
+        @ns.response(409, "The id is taken", error)
+        @ns.response(422, "Invalid values", error)
+        @admin_required
+        def post(self, event):
+            db = get_db()
+            result = programme_edit.create_item(db, event, kind.name, json_body())
+            return kind.getter(db, programme.get_event(db, event), result["id"]), 201
+
+    ItemList.get.__doc__ = f"List the event's {kind.plural}."
+    ItemList.post.__doc__ = f"Create a {kind.name} (admin)."
+
+    @ns.route("/<string:item_id>")
+    @ns.param("event", "Event slug, e.g. ecc2014")
+    @ns.param("item_id", f"{title} id")
+    class Item(Resource):
+        @ns.response(200, f"The {kind.name}", detail)
+        @ns.response(404, f"Unknown event or {kind.name}", error)
+        def get(self, event, item_id):
+            return event_json(event, lambda db, row: kind.getter(db, row, item_id))
+
+        @ns.doc(security="bearer")
+        @ns.expect(patch_input, validate=True)
+        @ns.response(200, "Updated", detail)
+        @ns.response(400, "Malformed input", error)
+        @ns.response(401, "No valid token", error)
+        @ns.response(403, "Not an admin of this event", error)
+        @ns.response(404, f"Unknown event or {kind.name}", error)
+        @ns.response(422, "Invalid values", error)
+        @admin_required
+        def patch(self, event, item_id):
+            db = get_db()
+            programme_edit.update_item(db, event, kind.name, item_id, json_body())
+            return kind.getter(db, programme.get_event(db, event), item_id)
+
+        @ns.doc(
+            security="bearer",
+            params={"force": "true to delete even when sessions use it (speakers only: unlinks them)"},
+        )
+        @ns.response(200, "Deleted", write_result)
+        @ns.response(401, "No valid token", error)
+        @ns.response(403, "Not an admin of this event", error)
+        @ns.response(404, f"Unknown event or {kind.name}", error)
+        @ns.response(409, "Sessions still use it", error)
+        @admin_required
+        def delete(self, event, item_id):
+            force = flag("force") and kind.name == "speaker"
+            return programme_edit.delete_item(get_db(), event, kind.name, item_id, force=force)
+
+    Item.get.__doc__ = f"One {kind.name}" + (" with their sessions in full." if kind.detail else ".")
+    Item.patch.__doc__ = f"Change some fields of a {kind.name} (admin)."
+    Item.delete.__doc__ = f"Delete a {kind.name} (admin); refused while sessions use it."
+    return ns
+
+
+namespaces = [build_namespace(kind) for kind in KINDS]

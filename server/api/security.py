@@ -1,0 +1,33 @@
+"""Who may call what: bearer tokens checked before a resource runs."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from flask import g, request
+
+from server import auth
+from server.db_app import get_db
+
+AUTHORIZATIONS = {
+    "bearer": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "Authorization: Bearer <token>",
+    }
+}
+
+
+def admin_required(method: Callable) -> Callable:
+    """The caller must hold an admin token valid for the event in the URL."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        token = auth.authenticate(get_db(), request.headers.get("Authorization"))
+        auth.require_role(token, "admin", kwargs.get("event"))
+        g.token = token
+        return method(*args, **kwargs)
+
+    return wrapper

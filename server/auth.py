@@ -1,0 +1,74 @@
+"""Bearer tokens: random, shown once, stored only as a SHA-256 hash, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import sqlite_utils
+
+from server import clock
+from server import db as database
+from server.errors import Forbidden, NotFound, Unauthorized
+
+ROLES = ("admin", "attendee", "door")
+_PREFIX = {"admin": "eda_", "attendee": "edt_", "door": "edd_"}
+
+
+def hash_token(token: str) -> str:
+    """Tokens carry 256 random bits, so a plain SHA-256 is enough: there is nothing to guess."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(
+    db: sqlite_utils.Database, role: str, *, event_slug: str | None = None, label: str = ""
+) -> str:
+    """A new token for `role`, optionally bound to one event. The plain token is returned once."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    token = _PREFIX[role] + secrets.token_urlsafe(32)
+    with database.write(db):
+        event_id = None
+        if event_slug is not None:
+            row = db.conn.execute("SELECT id FROM events WHERE slug = ?", (event_slug,)).fetchone()
+            if row is None:
+                raise NotFound(f"no event {event_slug!r}", resource="event")
+            event_id = row[0]
+        db.conn.execute(
+            "INSERT INTO api_tokens (token_hash, role, event_id, label, created_at) VALUES (?, ?, ?, ?, ?)",
+            (hash_token(token), role, event_id, label, clock.utc_stamp()),
+        )
+    return token
+
+
+def revoke_token(db: sqlite_utils.Database, token: str) -> bool:
+    with database.write(db):
+        cursor = db.conn.execute(
+            "UPDATE api_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+            (clock.utc_stamp(), hash_token(token)),
+        )
+    return cursor.rowcount == 1
+
+
+def authenticate(db: sqlite_utils.Database, authorization: str | None) -> dict:
+    """The token row behind an `Authorization: Bearer ...` header, or 401."""
+    if not authorization:
+        raise Unauthorized("this needs an Authorization: Bearer <token> header")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    row = db.conn.execute(
+        "SELECT t.*, e.slug AS event_slug FROM api_tokens t LEFT JOIN events e ON e.id = t.event_id "
+        "WHERE t.token_hash = ?",
+        (hash_token(token.strip()),),
+    ).fetchone()
+    if row is None or row["revoked_at"] is not None:
+        raise Unauthorized("the token is unknown or has been revoked")
+    return dict(row)
+
+
+def require_role(token: dict, role: str, event_slug: str | None = None) -> None:
+    if token["role"] != role:
+        raise Forbidden(f"this needs a token with role {role!r}; yours has role {token['role']!r}")
+    if event_slug is not None and token["event_slug"] not in (None, event_slug):
+        raise Forbidden(f"this token is for event {token['event_slug']!r}, not {event_slug!r}")

@@ -1,0 +1,173 @@
+"""`eventdesk-server`: the Flask command group for running and administering the server."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+
+from server import auth, create_app, programme_edit, synthetic
+from server import db as database
+from server.db_app import open_for_cli
+from server.errors import DomainError
+from server.programme_file import BUILTIN, builtin_path, load_file
+
+
+def _fail(problem: DomainError) -> None:
+    click.echo(f"error: {problem.message}", err=True)
+    for name, message in problem.fields.items():
+        click.echo(f"  {name}: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=True)
+def cli() -> None:
+    """Eventdesk server administration.
+
+    \b
+    Example:
+      eventdesk-server init-db
+      eventdesk-server load-programme --builtin --if-absent
+      eventdesk-server create-token --role admin
+    """
+
+
+@cli.command("init-db")
+@with_appcontext
+def init_db_command() -> None:
+    """Create the database, or upgrade it to the current schema. Safe to run every time.
+
+    \b
+    Example:
+      EVENTDESK_DATA_DIR=/var/lib/eventdesk eventdesk-server init-db
+    """
+    db = open_for_cli()
+    version = database.init_db(db)
+    click.echo(
+        f"database {db.conn.execute('PRAGMA database_list').fetchone()[2]} at schema version {version}"
+    )
+
+
+@cli.command("load-programme")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--builtin", is_flag=True, help=f"Load the built-in conference ({BUILTIN}).")
+@click.option("--if-absent", is_flag=True, help="Do nothing if the file's event already exists.")
+@with_appcontext
+def load_programme_command(file: Path | None, builtin: bool, if_absent: bool) -> None:
+    """Load or update an event from a programme file (all or nothing).
+
+    The file is authoritative: new items are added, changed ones updated, missing ones
+    deleted. Loading the same file again changes nothing. Format: docs/programme-format.md.
+
+    \b
+    Examples:
+      eventdesk-server load-programme my-event.json
+      eventdesk-server load-programme --builtin --if-absent
+    """
+    if bool(file) == builtin:
+        raise click.UsageError("give a FILE or --builtin (not both)")
+    path = builtin_path() if builtin else file
+    db = open_for_cli()
+    if if_absent:
+        try:
+            slug = json.loads(Path(path).read_text(encoding="utf-8"))["event"]["slug"]
+        except (OSError, ValueError, KeyError, TypeError):
+            slug = None
+        if slug and db.conn.execute("SELECT 1 FROM events WHERE slug = ?", (slug,)).fetchone():
+            click.echo(f"event {slug} already loaded; left as it is")
+            return
+    try:
+        result = load_file(db, path)
+    except DomainError as problem:
+        _fail(problem)
+    counts = ", ".join(f"{n} {what}" for what, n in result.counts.items())
+    if result.changed:
+        click.echo(
+            f"event {result.slug}: version {result.version_before} -> {result.version_after} ({counts})"
+        )
+    else:
+        click.echo(f"event {result.slug}: unchanged at version {result.version_after}")
+
+
+@cli.command("create-token")
+@click.option("--role", type=click.Choice(["admin"]), default="admin", show_default=True)
+@click.option("--event", "event_slug", help="Limit the token to one event (default: every event).")
+@click.option("--label", default="", help="A note on who holds the token.")
+@with_appcontext
+def create_token_command(role: str, event_slug: str | None, label: str) -> None:
+    """Create an API token. It is shown once, alone on the last line; only its hash is kept.
+
+    \b
+    Example:
+      TOKEN=$(eventdesk-server create-token --role admin --label "programme team" | tail -n 1)
+    """
+    db = open_for_cli()
+    try:
+        token = auth.create_token(db, role, event_slug=event_slug, label=label)
+    except DomainError as problem:
+        _fail(problem)
+    scope = f"event {event_slug}" if event_slug else "every event"
+    click.echo(f"{role} token for {scope} (store it now; it cannot be shown again):")
+    click.echo(token)
+
+
+@cli.command("revoke-token")
+@click.argument("token")
+@with_appcontext
+def revoke_token_command(token: str) -> None:
+    """Revoke a token so it no longer works.
+
+    \b
+    Example:
+      eventdesk-server revoke-token eda_...
+    """
+    if not auth.revoke_token(open_for_cli(), token):
+        click.echo("error: no such active token", err=True)
+        sys.exit(1)
+    click.echo("revoked")
+
+
+@cli.command("compact-changes")
+@click.argument("event_slug")
+@click.option("--keep", default=1000, show_default=True, help="How many recent versions stay answerable.")
+@with_appcontext
+def compact_changes_command(event_slug: str, keep: int) -> None:
+    """Forget old change-log entries; clients behind them get 410 and fetch the programme.
+
+    \b
+    Example:
+      eventdesk-server compact-changes ecc2014 --keep 500
+    """
+    try:
+        removed = programme_edit.compact_changes(open_for_cli(), event_slug, keep)
+    except DomainError as problem:
+        _fail(problem)
+    click.echo(f"removed {removed} change-log entries")
+
+
+@cli.command("generate-synthetic")
+@click.option("--slug", default="synthetic", show_default=True)
+@click.option("--sessions", default=5000, show_default=True)
+@click.option("--speakers", default=3000, show_default=True)
+@click.option("--rooms", default=64, show_default=True)
+@click.option("--tracks", default=12, show_default=True)
+@click.option("--days", default=5, show_default=True)
+@click.option("--seed", default=2014, show_default=True)
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-")
+def generate_synthetic_command(output, **options) -> None:
+    """Write a synthetic programme file of any size, for benchmarks and scale tests.
+
+    \b
+    Example:
+      eventdesk-server generate-synthetic --sessions 5000 --speakers 3000 -o big.json
+      eventdesk-server load-programme big.json
+    """
+    json.dump(synthetic.programme(**options), output, ensure_ascii=False)
+    output.write("\n")
+
+
+def main() -> None:
+    cli()

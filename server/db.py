@@ -1,0 +1,89 @@
+"""The one module that owns SQLite: connections, the schema, transactions."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import sqlite_utils
+
+from server import clock, migrations
+
+
+def connect(path: str | Path) -> sqlite_utils.Database:
+    """Open the database file with the settings every connection needs.
+
+    Autocommit at the driver level so that transactions are explicit (see `write`),
+    foreign keys enforced, and a busy timeout so concurrent writers queue instead of failing.
+    """
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
+
+
+def schema_sql() -> str:
+    return resources.files("server").joinpath("schema.sql").read_text(encoding="utf-8")
+
+
+def init_db(db: sqlite_utils.Database) -> int:
+    """Create or upgrade the schema; safe to run on every start. Returns the schema version."""
+    db.conn.execute("PRAGMA journal_mode = WAL")
+    db.conn.executescript(schema_sql())
+    with write(db):
+        applied = {row[0] for row in db.conn.execute("SELECT version FROM schema_migrations")}
+        if 1 not in applied:
+            db.conn.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (1, ?)",
+                (clock.utc_stamp(),),
+            )
+            applied.add(1)
+        for version, statements in migrations.MIGRATIONS:
+            if version not in applied:
+                for statement in statements:
+                    db.conn.execute(statement)
+                db.conn.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    (version, clock.utc_stamp()),
+                )
+    return max(applied | {v for v, _ in migrations.MIGRATIONS})
+
+
+@contextlib.contextmanager
+def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One write transaction, taken with BEGIN IMMEDIATE because our writes read first.
+
+    Nested use becomes a savepoint, so a domain function may call another that also writes.
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def read(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One consistent snapshot for several reads (a version check and the body it keys)."""
+    if db.conn.in_transaction:
+        yield db
+        return
+    db.conn.execute("BEGIN")
+    try:
+        yield db
+    finally:
+        if db.conn.in_transaction:
+            db.conn.execute("COMMIT")

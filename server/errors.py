@@ -1,0 +1,58 @@
+"""Domain errors. The HTTP layer turns each into `{"error", "message", "fields"?}` in one place."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None, **extra: object):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+        self.extra = extra
+
+    def to_dict(self) -> dict:
+        body: dict = {"error": self.code, "message": self.message}
+        if self.fields:
+            body["fields"] = self.fields
+        body.update(self.extra)
+        return body
+
+
+class ValidationError(DomainError):
+    status = 422
+    code = "validation_failed"
+
+
+class BadParameter(DomainError):
+    """A query-string parameter that cannot be understood."""
+
+    status = 400
+    code = "bad_parameter"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class Gone(DomainError):
+    status = 410
+    code = "gone"

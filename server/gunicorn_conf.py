@@ -1,0 +1,17 @@
+"""Gunicorn settings shared by `make run` and `make bench` (so the bench measures what runs).
+
+Two sync workers: measured on the 2-core machines this runs on, two beat four for
+CPU-bound Flask (see bench/RESULTS.md). Override with WEB_CONCURRENCY.
+"""
+
+import os
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "sync"
+keepalive = 5
+timeout = 30
+accesslog = os.environ.get("EVENTDESK_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("EVENTDESK_LOG_LEVEL", "info")
+preload_app = True

@@ -1,0 +1,87 @@
+"""The few non-API pages: a front page for people, and JSON errors for every route."""
+
+from __future__ import annotations
+
+from html import escape
+
+from flask import Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from server import __version__
+from server.db_app import get_db
+from server.errors import DomainError
+from server.programme import list_events
+
+
+def error_body(exc: BaseException) -> tuple[dict, int, dict]:
+    """The one error shape: {"error", "message", "fields"?}, from any exception."""
+    if isinstance(exc, DomainError):
+        return exc.to_dict(), exc.status, {}
+    if isinstance(exc, HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+        body = {"error": code, "message": exc.description or exc.name}
+        data = getattr(exc, "data", None) or {}
+        if data.get("errors"):
+            body["error"] = "invalid_input"
+            body["message"] = data.get("message") or body["message"]
+            body["fields"] = {str(name): str(text) for name, text in data["errors"].items()}
+        headers = {}
+        if exc.code == 405 and exc.valid_methods:
+            headers["Allow"] = ", ".join(exc.valid_methods)
+        return body, exc.code or 500, headers
+    current_app.logger.error("unhandled error", exc_info=exc)
+    return {"error": "internal_error", "message": "something went wrong on the server"}, 500, {}
+
+
+def error_response(exc: BaseException) -> Response:
+    body, status, headers = error_body(exc)
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers)
+    return response
+
+
+def _front_page() -> Response:
+    events = list_events(get_db())
+    if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
+        return jsonify(
+            {
+                "name": "Eventdesk",
+                "version": __version__,
+                "api": "/api/v1/",
+                "docs": "/api/v1/docs",
+                "spec": "/api/v1/swagger.json",
+                "events": [
+                    {
+                        "slug": e["slug"],
+                        "title": e["title"],
+                        "programme": f"/api/v1/events/{e['slug']}/programme",
+                    }
+                    for e in events
+                ],
+            }
+        )
+    items = "".join(
+        f"<li><strong>{escape(e['title'])}</strong> ({escape(e['start_date'])} to {escape(e['end_date'])}): "
+        f'<a href="/api/v1/events/{escape(e["slug"])}/programme">programme</a>, '
+        f'<a href="/api/v1/events/{escape(e["slug"])}/sessions">sessions</a>, '
+        f'<a href="/api/v1/events/{escape(e["slug"])}/speakers">speakers</a></li>'
+        for e in events
+    )
+    html = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Eventdesk</title></head>
+<body style="font-family: sans-serif; max-width: 48rem; margin: 2rem auto">
+<h1>Eventdesk {escape(__version__)}</h1>
+<p>An event programme and attendee API. Start with the
+<a href="/api/v1/docs">interactive API documentation (Swagger UI)</a>
+or the <a href="/api/v1/swagger.json">OpenAPI spec</a>.</p>
+<h2>Events</h2><ul>{items or "<li>No event loaded yet.</li>"}</ul>
+</body></html>"""
+    return Response(html, mimetype="text/html")
+
+
+def init_app(app: Flask) -> None:
+    app.add_url_rule("/", "front_page", _front_page)
+    app.register_error_handler(HTTPException, error_response)
+    app.register_error_handler(DomainError, error_response)
+    app.register_error_handler(Exception, error_response)
