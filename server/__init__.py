@@ -21,7 +21,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         RESPONSE_CACHE_SIZE=256,
         RESTX_VALIDATE=True,
         RESTX_MASK_SWAGGER=False,
-        ERROR_404_HELP=False,
         RESTX_ERROR_404_HELP=False,
         JSON_SORT_KEYS=False,
     )
@@ -31,9 +30,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         if "DATA_DIR" in test_config and "DATABASE" not in test_config:
             app.config["DATABASE"] = str(Path(test_config["DATA_DIR"]) / "eventdesk.sqlite3")
 
-    from server import db_app, web
+    from server import cli, db_app, web
     from server.api import blueprint
 
+    cli.register(app)
     db_app.init_app(app)
     web.init_app(app)
     app.register_blueprint(blueprint)

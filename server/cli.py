@@ -25,7 +25,7 @@ def _fail(problem: DomainError) -> None:
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=True)
 def cli() -> None:
-    """Eventdesk server administration.
+    """Eventdesk server administration (a Flask command group: `run`, `routes` and `shell` too).
 
     \b
     Example:
@@ -35,7 +35,10 @@ def cli() -> None:
     """
 
 
-@cli.command("init-db")
+commands = click.Group()
+
+
+@commands.command("init-db")
 @with_appcontext
 def init_db_command() -> None:
     """Create the database, or upgrade it to the current schema. Safe to run every time.
@@ -51,7 +54,7 @@ def init_db_command() -> None:
     )
 
 
-@cli.command("load-programme")
+@commands.command("load-programme")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--builtin", is_flag=True, help=f"Load the built-in conference ({BUILTIN}).")
 @click.option("--if-absent", is_flag=True, help="Do nothing if the file's event already exists.")
@@ -92,7 +95,7 @@ def load_programme_command(file: Path | None, builtin: bool, if_absent: bool) ->
         click.echo(f"event {result.slug}: unchanged at version {result.version_after}")
 
 
-@cli.command("create-token")
+@commands.command("create-token")
 @click.option("--role", type=click.Choice(["admin"]), default="admin", show_default=True)
 @click.option("--event", "event_slug", help="Limit the token to one event (default: every event).")
 @click.option("--label", default="", help="A note on who holds the token.")
@@ -114,7 +117,7 @@ def create_token_command(role: str, event_slug: str | None, label: str) -> None:
     click.echo(token)
 
 
-@cli.command("revoke-token")
+@commands.command("revoke-token")
 @click.argument("token")
 @with_appcontext
 def revoke_token_command(token: str) -> None:
@@ -130,7 +133,7 @@ def revoke_token_command(token: str) -> None:
     click.echo("revoked")
 
 
-@cli.command("compact-changes")
+@commands.command("compact-changes")
 @click.argument("event_slug")
 @click.option("--keep", default=1000, show_default=True, help="How many recent versions stay answerable.")
 @with_appcontext
@@ -148,7 +151,7 @@ def compact_changes_command(event_slug: str, keep: int) -> None:
     click.echo(f"removed {removed} change-log entries")
 
 
-@cli.command("generate-synthetic")
+@commands.command("generate-synthetic")
 @click.option("--slug", default="synthetic", show_default=True)
 @click.option("--sessions", default=5000, show_default=True)
 @click.option("--speakers", default=3000, show_default=True)
@@ -167,6 +170,12 @@ def generate_synthetic_command(output, **options) -> None:
     """
     json.dump(synthetic.programme(**options), output, ensure_ascii=False)
     output.write("\n")
+
+
+def register(app) -> None:
+    """Put the commands on `app.cli`, where `flask` and `eventdesk-server` both find them."""
+    for command in commands.commands.values():
+        app.cli.add_command(command)
 
 
 def main() -> None:
