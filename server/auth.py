@@ -7,8 +7,7 @@ import secrets
 
 import sqlite_utils
 
-from server import clock
-from server import db as database
+from server import clock, db as database
 from server.errors import Forbidden, NotFound, Unauthorized
 
 ROLES = ("admin", "attendee", "door")

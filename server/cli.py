@@ -9,8 +9,7 @@ from pathlib import Path
 import click
 from flask.cli import FlaskGroup, with_appcontext
 
-from server import auth, create_app, programme_edit, synthetic
-from server import db as database
+from server import auth, create_app, db as database, programme_edit, synthetic
 from server.db_app import open_for_cli
 from server.errors import DomainError
 from server.programme_file import BUILTIN, builtin_path, load_file

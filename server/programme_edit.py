@@ -13,8 +13,7 @@ from collections.abc import Iterator
 
 import sqlite_utils
 
-from server import clock
-from server import db as database
+from server import clock, db as database
 from server.errors import Conflict, NotFound, ValidationError
 from server.programme import get_event
 from server.validation import Errors, Refs, clean_room, clean_session, clean_speaker, clean_track

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from server import clock
-from server import db as database
+from server import clock, db as database
 from server.errors import ValidationError
 from server.programme_edit import ChangeLog, delete_session_row, delete_simple, write_session, write_simple
 from server.validation import Errors, Refs, clean_event, clean_room, clean_session, clean_speaker, clean_track

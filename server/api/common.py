@@ -7,8 +7,7 @@ from collections.abc import Callable
 from flask import request
 from flask_restx import Namespace, fields
 
-from server import db as database
-from server import programme
+from server import db as database, programme
 from server.api.caching import cached_json
 from server.db_app import get_db
 from server.errors import BadParameter

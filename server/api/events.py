@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask import request
 from flask_restx import Namespace, Resource, fields
 
-from server import db as database
-from server import programme
+from server import db as database, programme
 from server.api.caching import cached_json
 from server.api.common import error_model, event_json
 from server.api.items import namespaces as item_namespaces
