@@ -33,6 +33,13 @@ class BadParameter(DomainError):
     code = "bad_parameter"
 
 
+class InvalidInput(DomainError):
+    """A request body that is not JSON or does not fit the input model."""
+
+    status = 400
+    code = "invalid_input"
+
+
 class Unauthorized(DomainError):
     status = 401
     code = "unauthorized"

@@ -222,7 +222,7 @@ def parse_session_filters(db: sqlite_utils.Database, event: dict, args: dict) ->
 def resolve_day(db: sqlite_utils.Database, event: dict, value: str) -> str:
     """A day given as its number (1, 2, ...) or its date, as the date."""
     days = {row["date"]: row["number"] for row in _days(db, event)}
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         by_number = {number: day for day, number in days.items()}
         if int(value) in by_number:
             return by_number[int(value)]

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import request
-from flask_restx import Namespace, fields
+from flask_restx import Model, Namespace, fields
+from jsonschema import Draft4Validator, ValidationError as JsonSchemaError
+from werkzeug.exceptions import BadRequest
 
 from server import db as database, programme
 from server.api.caching import cached_json
 from server.db_app import get_db
-from server.errors import BadParameter
+from server.errors import BadParameter, InvalidInput
 
 
 class NullableString(fields.String):
@@ -58,8 +60,52 @@ def event_json(slug: str, build: Callable[[object, dict], object]) -> object:
         return cached_json((slug, version), lambda: build(db, programme.get_event(db, slug)))
 
 
-def json_body() -> dict:
-    body = request.get_json(silent=True)
+def json_body(model: Model) -> dict:
+    """The request's JSON object, checked against `model`; every problem named by field.
+
+    Called inside the resource, after authentication, so an anonymous caller learns
+    nothing about the input schema.
+    """
+    if not request.is_json:
+        raise InvalidInput(
+            "send the body as JSON with Content-Type: application/json",
+            fields={"body": "must be a JSON object"},
+        )
+    try:
+        body = request.get_json()
+    except BadRequest:
+        raise InvalidInput("the body is not valid JSON", fields={"body": "is not valid JSON"}) from None
     if not isinstance(body, dict):
-        raise BadParameter("the request body must be a JSON object", fields={"body": "must be a JSON object"})
+        raise InvalidInput("the body must be a JSON object", fields={"body": "must be a JSON object"})
+    problems = {}
+    for problem in _validator(model).iter_errors(body):
+        problems.update(_describe(problem))
+    if problems:
+        names = ", ".join(sorted(problems))
+        raise InvalidInput(f"the body does not fit {model.name}: check {names}", fields=problems)
     return body
+
+
+_validators: dict[str, Draft4Validator] = {}
+
+
+def _validator(model: Model) -> Draft4Validator:
+    """A validator with every model's definition inlined, so nested $refs resolve offline."""
+    if model.name not in _validators:
+        from server.api import api
+
+        definitions = {name: item.__schema__ for name, item in api.models.items()}
+        _validators[model.name] = Draft4Validator({**model.__schema__, "definitions": definitions})
+    return _validators[model.name]
+
+
+def _describe(problem: JsonSchemaError) -> dict[str, str]:
+    path = ".".join(str(part) for part in problem.absolute_path)
+    prefix = f"{path}." if path else ""
+    if problem.validator == "additionalProperties":
+        allowed = set(problem.schema.get("properties", {}))
+        return {f"{prefix}{name}": "is not a known field" for name in problem.instance if name not in allowed}
+    if problem.validator == "required":
+        missing = [name for name in problem.validator_value if name not in problem.instance]
+        return {f"{prefix}{name}": "is required" for name in missing}
+    return {path or "body": problem.message}

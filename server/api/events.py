@@ -155,7 +155,7 @@ class Changes(Resource):
     def get(self, event):
         """Changes since a version: the current state of each changed item, and deleted ids."""
         since = request.args.get("since", "").strip()
-        if not since.isdigit():
+        if not (since.isascii() and since.isdigit()):
             raise BadParameter(
                 "since must be a version number such as 0 or 12",
                 fields={"since": "must be a whole number ≥ 0"},

@@ -147,7 +147,7 @@ def build_namespace(kind: Kind) -> Namespace:
             return event_json(event, kind.lister)
 
         @ns.doc(security="bearer")
-        @ns.expect(create_input, validate=True)
+        @ns.expect(create_input, validate=False)
         @ns.response(201, "Created", detail)
         @ns.response(400, "Malformed input", error)
         @ns.response(401, "No valid token", error)
@@ -157,7 +157,7 @@ def build_namespace(kind: Kind) -> Namespace:
         @admin_required
         def post(self, event):
             db = get_db()
-            result = programme_edit.create_item(db, event, kind.name, json_body())
+            result = programme_edit.create_item(db, event, kind.name, json_body(create_input))
             return kind.getter(db, programme.get_event(db, event), result["id"]), 201
 
     ItemList.get.__doc__ = f"List the event's {kind.plural}."
@@ -173,7 +173,7 @@ def build_namespace(kind: Kind) -> Namespace:
             return event_json(event, lambda db, row: kind.getter(db, row, item_id))
 
         @ns.doc(security="bearer")
-        @ns.expect(patch_input, validate=True)
+        @ns.expect(patch_input, validate=False)
         @ns.response(200, "Updated", detail)
         @ns.response(400, "Malformed input", error)
         @ns.response(401, "No valid token", error)
@@ -183,7 +183,7 @@ def build_namespace(kind: Kind) -> Namespace:
         @admin_required
         def patch(self, event, item_id):
             db = get_db()
-            programme_edit.update_item(db, event, kind.name, item_id, json_body())
+            programme_edit.update_item(db, event, kind.name, item_id, json_body(patch_input))
             return kind.getter(db, programme.get_event(db, event), item_id)
 
         @ns.doc(

@@ -122,7 +122,7 @@ class SessionList(Resource):
         return event_json(event, build)
 
     @ns.doc(security="bearer", params={"force": FORCE_DOC})
-    @ns.expect(session_input, validate=True)
+    @ns.expect(session_input, validate=False)
     @ns.response(201, "Created", session)
     @ns.response(400, "Malformed input", error)
     @ns.response(401, "No valid token", error)
@@ -133,7 +133,7 @@ class SessionList(Resource):
     def post(self, event):
         """Create a session (admin)."""
         db = get_db()
-        result = programme_edit.create_session(db, event, json_body(), force=flag("force"))
+        result = programme_edit.create_session(db, event, json_body(session_input), force=flag("force"))
         return programme.get_session(db, programme.get_event(db, event), result["id"]), 201
 
 
@@ -148,7 +148,7 @@ class SessionItem(Resource):
         return event_json(event, lambda db, row: programme.get_session(db, row, session_id))
 
     @ns.doc(security="bearer", params={"force": FORCE_DOC})
-    @ns.expect(session_patch, validate=True)
+    @ns.expect(session_patch, validate=False)
     @ns.response(200, "Updated", session)
     @ns.response(400, "Malformed input", error)
     @ns.response(401, "No valid token", error)
@@ -160,7 +160,7 @@ class SessionItem(Resource):
     def patch(self, event, session_id):
         """Change some fields of a session (admin); time, room or status changes raise its sequence."""
         db = get_db()
-        programme_edit.update_session(db, event, session_id, json_body(), force=flag("force"))
+        programme_edit.update_session(db, event, session_id, json_body(session_patch), force=flag("force"))
         return programme.get_session(db, programme.get_event(db, event), session_id)
 
     @ns.doc(security="bearer")
