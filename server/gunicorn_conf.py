@@ -1,7 +1,8 @@
 """Gunicorn settings shared by `make run` and `make bench` (so the bench measures what runs).
 
-Two sync workers: measured on the 2-core machines this runs on, two beat four for
-CPU-bound Flask (see bench/RESULTS.md). Override with WEB_CONCURRENCY.
+Two sync workers: on the 2-core machines this runs on, four served no more requests than two
+and had several times the p99 latency (bench/RESULTS.md, "Worker count"). Override with
+WEB_CONCURRENCY.
 """
 
 import os

@@ -17,7 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+import sqlite_utils
 from flask import Response, current_app, request
+
+from server import db as database
 
 _MIN_GZIP_BYTES = 1024
 
@@ -72,13 +75,20 @@ def request_key() -> str:
     return f"{request.path}?{query}"
 
 
-def cached_json(fingerprint: object, build: Callable[[], object]) -> Response:
-    """Answer from the cache for this URL at this `fingerprint` (the data's version)."""
-    key = (request_key(), fingerprint)
+def cached_json(
+    fingerprint: Callable[[], object], build: Callable[[], object], db: sqlite_utils.Database
+) -> Response:
+    """Answer from the cache for this URL at the data's current `fingerprint` (its version).
+
+    A hit costs the one fingerprint query. A miss reads the fingerprint again and builds the
+    body inside one snapshot, so the bytes are filed under the version they show.
+    """
     cache = _cache()
-    representation = cache.get(key)
+    representation = cache.get((request_key(), fingerprint()))
     if representation is None:
-        representation = Representation.of(build())
+        with database.read(db):
+            key = (request_key(), fingerprint())
+            representation = Representation.of(build())
         cache.put(key, representation)
     return conditional_response(representation)
 

@@ -9,7 +9,7 @@ from flask_restx import Model, Namespace, fields
 from jsonschema import Draft4Validator, ValidationError as JsonSchemaError
 from werkzeug.exceptions import BadRequest
 
-from server import db as database, programme
+from server import programme
 from server.api.caching import cached_json
 from server.db_app import get_db
 from server.errors import BadParameter, InvalidInput
@@ -55,9 +55,11 @@ def flag(name: str) -> bool:
 def event_json(slug: str, build: Callable[[object, dict], object]) -> object:
     """A public read of one event's data, cached per URL and programme version."""
     db = get_db()
-    with database.read(db):
-        version = programme.event_version(db, slug)
-        return cached_json((slug, version), lambda: build(db, programme.get_event(db, slug)))
+    return cached_json(
+        lambda: (slug, programme.event_version(db, slug)),
+        lambda: build(db, programme.get_event(db, slug)),
+        db,
+    )
 
 
 def json_body(model: Model) -> dict:

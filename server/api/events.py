@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import request
 from flask_restx import Namespace, Resource, fields
 
-from server import db as database, programme
+from server import programme
 from server.api.caching import cached_json
 from server.api.common import error_model, event_json
 from server.api.items import namespaces as item_namespaces
@@ -116,8 +116,7 @@ class EventList(Resource):
     def get(self):
         """List the events on this server."""
         db = get_db()
-        with database.read(db):
-            return cached_json(programme.events_fingerprint(db), lambda: programme.list_events(db))
+        return cached_json(lambda: programme.events_fingerprint(db), lambda: programme.list_events(db), db)
 
 
 @ns.route("/<string:event>")
