@@ -147,12 +147,17 @@ def _touch_sessions_of_speaker(log: ChangeLog, speaker_id: str) -> None:
             (event_id, speaker_id),
         )
     ]
+    _touch_sessions(log, session_ids)
+
+
+def _touch_sessions(log: ChangeLog, session_ids: list[str]) -> None:
+    """Mark sessions changed whose embedded speakers changed, and redo their search text."""
     for session_id in session_ids:
-        db.conn.execute(
+        log.db.conn.execute(
             "UPDATE sessions SET updated_at = ? WHERE event_id = ? AND id = ?",
-            (log.stamp, event_id, session_id),
+            (log.stamp, log.event["id"], session_id),
         )
-        refresh_search(db, event_id, session_id)
+        refresh_search(log.db, log.event["id"], session_id)
         log.record("session", session_id, "upsert")
 
 
@@ -176,13 +181,7 @@ def delete_simple(log: ChangeLog, kind: str, item_id: str, *, unlink: bool = Fal
         db.conn.execute(
             "DELETE FROM session_speakers WHERE event_id = ? AND speaker_id = ?", (event_id, item_id)
         )
-        for session_id in users:
-            db.conn.execute(
-                "UPDATE sessions SET updated_at = ? WHERE event_id = ? AND id = ?",
-                (log.stamp, event_id, session_id),
-            )
-            refresh_search(db, event_id, session_id)
-            log.record("session", session_id, "upsert")
+        _touch_sessions(log, users)
     db.conn.execute(f"DELETE FROM {table} WHERE event_id = ? AND id = ?", (event_id, item_id))  # noqa: S608
     log.record(kind, item_id, "delete")
     log.counts["deleted"] += 1

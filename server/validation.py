@@ -215,49 +215,39 @@ def _editions(data, errors):
     return [{"year": item["year"], "city": item["city"]} for item in value]
 
 
-def clean_room(data: dict, errors: Errors, *, partial: bool = False) -> dict:
-    values = {}
-    if not partial:
-        values["id"] = _identifier(data, "id", errors)
-    _maybe(values, data, partial, "name", lambda: _text(data, "name", errors, required=True, max_len=200))
-    _maybe(values, data, partial, "capacity", lambda: _positive_int(data, "capacity", errors))
-    _maybe(values, data, partial, "description", lambda: _text(data, "description", errors))
-    return values
-
-
-def clean_track(data: dict, errors: Errors, *, partial: bool = False) -> dict:
-    values = {}
-    if not partial:
-        values["id"] = _identifier(data, "id", errors)
-    _maybe(values, data, partial, "name", lambda: _text(data, "name", errors, required=True, max_len=200))
-    _maybe(
-        values,
-        data,
-        partial,
-        "color",
-        lambda: _pattern(data, "color", errors, _COLOR_RE, "must be a colour as #rrggbb"),
-    )
-    _maybe(values, data, partial, "description", lambda: _text(data, "description", errors))
-    return values
-
-
-def clean_speaker(data: dict, errors: Errors, *, partial: bool = False) -> dict:
-    values = {}
-    if not partial:
-        values["id"] = _identifier(data, "id", errors)
-    checks = {
-        "name": lambda: _text(data, "name", errors, required=True, max_len=300),
-        "job_title": lambda: _text(data, "job_title", errors, max_len=300),
-        "organisation": lambda: _text(data, "organisation", errors, max_len=300),
-        "organisation_type": lambda: _choice(
-            data, "organisation_type", errors, ORGANISATION_TYPES, default=""
-        ),
-        "country": lambda: _pattern(data, "country", errors, _COUNTRY_RE, _COUNTRY_HINT),
-        "bio": lambda: _text(data, "bio", errors),
-    }
+def _clean_item(data: dict, errors: Errors, partial: bool, checks: dict) -> dict:
+    """Run the checks of the fields present (all of them unless `partial`); add the id on create."""
+    values = {} if partial else {"id": _identifier(data, "id", errors)}
     for name, check in checks.items():
         _maybe(values, data, partial, name, check)
     return values
+
+
+def clean_room(data: dict, errors: Errors, *, partial: bool = False) -> dict:
+    return _clean_item(data, errors, partial, {
+        "name": lambda: _text(data, "name", errors, required=True, max_len=200),
+        "capacity": lambda: _positive_int(data, "capacity", errors),
+        "description": lambda: _text(data, "description", errors),
+    })  # fmt: skip
+
+
+def clean_track(data: dict, errors: Errors, *, partial: bool = False) -> dict:
+    return _clean_item(data, errors, partial, {
+        "name": lambda: _text(data, "name", errors, required=True, max_len=200),
+        "color": lambda: _pattern(data, "color", errors, _COLOR_RE, "must be a colour as #rrggbb"),
+        "description": lambda: _text(data, "description", errors),
+    })  # fmt: skip
+
+
+def clean_speaker(data: dict, errors: Errors, *, partial: bool = False) -> dict:
+    return _clean_item(data, errors, partial, {
+        "name": lambda: _text(data, "name", errors, required=True, max_len=300),
+        "job_title": lambda: _text(data, "job_title", errors, max_len=300),
+        "organisation": lambda: _text(data, "organisation", errors, max_len=300),
+        "organisation_type": lambda: _choice(data, "organisation_type", errors, ORGANISATION_TYPES, default=""),  # noqa: E501
+        "country": lambda: _pattern(data, "country", errors, _COUNTRY_RE, _COUNTRY_HINT),
+        "bio": lambda: _text(data, "bio", errors),
+    })  # fmt: skip
 
 
 def _maybe(values, data, partial, name, check):
