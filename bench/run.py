@@ -435,8 +435,8 @@ def report(http: dict, scale: dict, f: Figures, started: datetime, wall: float, 
             "- A ratio of 1.00 means Eventdesk's own request path (flask-restx dispatch, the database "
             "snapshot and version check, the response cache, conditional headers) costs nothing over "
             "gunicorn + Flask handing out bytes from memory.",
-            f"- Targets missed: {', '.join(missed) or 'none'}. The limit moved {f.spread:.0%} between the "
-            "start and the end of the run: a ratio within that of its target is no clear pass or miss.",
+            f"- Targets missed: {', '.join(missed) or 'none'}. The limit varied by {f.spread:.0%} over the "
+            "run: a ratio within that of its target is no clear pass or miss.",
             f"- The 304 ran at {not_modified.rps / full.rps:.2f}× the rate of the full 200: "
             + (
                 f"the time goes into each request's fixed cost, not into sending {http['bytes'] // 1000} kB."
