@@ -157,3 +157,38 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     created_at  TEXT NOT NULL,
     revoked_at  TEXT
 );
+
+-- People registered for an event. Their API and calendar-feed tokens are kept only as
+-- SHA-256 hashes; NULL means none issued (or revoked). Deleting a row erases the person.
+CREATE TABLE IF NOT EXISTS attendees (
+    pk                INTEGER PRIMARY KEY,
+    id                TEXT NOT NULL UNIQUE,      -- public id, random, e.g. "a-7k2m9q4x"
+    event_id          INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    name              TEXT NOT NULL,
+    email             TEXT NOT NULL,             -- stored lower-case; the import key
+    organisation      TEXT NOT NULL DEFAULT '',
+    country           TEXT NOT NULL DEFAULT '',  -- ISO 3166-1 alpha-2 or empty
+    category          TEXT NOT NULL CHECK (category IN ('eu-policy-maker', 'national-policy-maker',
+                          'regional-policy-maker', 'cluster-manager', 'practitioner', 'academia',
+                          'industry', 'press', 'staff')),
+    api_token_hash    TEXT UNIQUE,
+    feed_generation   INTEGER NOT NULL DEFAULT 0,  -- rises on rotation; the feed token derives from it
+    feed_token_hash   TEXT UNIQUE,
+    schedule_version  INTEGER NOT NULL DEFAULT 0,  -- rises with every bookmark change (feed cache key)
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL,
+    UNIQUE (event_id, email)
+);
+CREATE INDEX IF NOT EXISTS attendees_by_name ON attendees (event_id, name);
+
+-- Bookmarked sessions: an attendee's personal schedule.
+CREATE TABLE IF NOT EXISTS schedule_items (
+    attendee_pk  INTEGER NOT NULL REFERENCES attendees(pk) ON DELETE CASCADE,
+    event_id     INTEGER NOT NULL,
+    session_id   TEXT NOT NULL,
+    added_at     TEXT NOT NULL,
+    PRIMARY KEY (attendee_pk, session_id),
+    FOREIGN KEY (event_id, session_id) REFERENCES sessions (event_id, id) ON DELETE CASCADE
+);
+-- Seats taken per session, counted when a session has a capacity.
+CREATE INDEX IF NOT EXISTS schedule_items_by_session ON schedule_items (event_id, session_id);

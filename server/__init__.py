@@ -20,6 +20,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         PROGRAMME_MAX_AGE=int(os.environ.get("EVENTDESK_PROGRAMME_MAX_AGE", "0")),
         RESPONSE_CACHE_SIZE=256,
         DB_KEEP_OPEN=True,
+        SECRET_KEY=os.environ.get("EVENTDESK_SECRET_KEY"),
         RESTX_VALIDATE=True,
         RESTX_MASK_SWAGGER=False,
         RESTX_ERROR_404_HELP=False,

@@ -12,6 +12,7 @@ from server.errors import Forbidden, NotFound, Unauthorized
 
 ROLES = ("admin", "attendee", "door")
 _PREFIX = {"admin": "eda_", "attendee": "edt_", "door": "edd_"}
+ATTENDEE_PREFIX = _PREFIX["attendee"]
 
 
 def hash_token(token: str) -> str:
@@ -19,12 +20,10 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(
-    db: sqlite_utils.Database, role: str, *, event_slug: str | None = None, label: str = ""
-) -> str:
+def create_token(db: sqlite_utils.Database, role: str, *, event_slug: str | None = None, label: str = "") -> str:
     """A new token for `role`, optionally bound to one event. The plain token is returned once."""
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if role not in ("admin", "door"):
+        raise ValueError("role must be admin or door; attendee tokens come with the attendee")
     token = _PREFIX[role] + secrets.token_urlsafe(32)
     with database.write(db):
         event_id = None
@@ -56,6 +55,8 @@ def authenticate(db: sqlite_utils.Database, authorization: str | None) -> dict:
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    if token.strip().startswith(ATTENDEE_PREFIX):
+        return _attendee_token(db, token.strip())
     row = db.conn.execute(
         "SELECT t.*, e.slug AS event_slug FROM api_tokens t LEFT JOIN events e ON e.id = t.event_id "
         "WHERE t.token_hash = ?",
@@ -64,6 +65,17 @@ def authenticate(db: sqlite_utils.Database, authorization: str | None) -> dict:
     if row is None or row["revoked_at"] is not None:
         raise Unauthorized("the token is unknown or has been revoked")
     return dict(row)
+
+
+def _attendee_token(db: sqlite_utils.Database, token: str) -> dict:
+    """Attendee tokens live on the attendee row, so erasing the attendee erases the token."""
+    row = db.conn.execute(
+        "SELECT a.pk, a.id, e.slug FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.api_token_hash = ?",
+        (hash_token(token),),
+    ).fetchone()
+    if row is None:
+        raise Unauthorized("the token is unknown or has been revoked")
+    return {"role": "attendee", "attendee_pk": row[0], "attendee_id": row[1], "event_slug": row[2]}
 
 
 def require_role(token: dict, role: str, event_slug: str | None = None) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import os
 import sys
 from pathlib import Path
 
 import click
 from flask.cli import FlaskGroup, with_appcontext
 
-from server import auth, create_app, db as database, programme_edit, synthetic
+from server import attendees, auth, create_app, db as database, programme_edit, synthetic
 from server.db_app import open_for_cli
 from server.errors import DomainError
 from server.programme_file import BUILTIN, builtin_path, load_file
@@ -48,9 +50,7 @@ def init_db_command() -> None:
     """
     db = open_for_cli()
     version = database.init_db(db)
-    click.echo(
-        f"database {db.conn.execute('PRAGMA database_list').fetchone()[2]} at schema version {version}"
-    )
+    click.echo(f"database {db.conn.execute('PRAGMA database_list').fetchone()[2]} at schema version {version}")
 
 
 @commands.command("load-programme")
@@ -87,9 +87,7 @@ def load_programme_command(file: Path | None, builtin: bool, if_absent: bool) ->
         _fail(problem)
     counts = ", ".join(f"{n} {what}" for what, n in result.counts.items())
     if result.changed:
-        click.echo(
-            f"event {result.slug}: version {result.version_before} -> {result.version_after} ({counts})"
-        )
+        click.echo(f"event {result.slug}: version {result.version_before} -> {result.version_after} ({counts})")
     else:
         click.echo(f"event {result.slug}: unchanged at version {result.version_after}")
 
@@ -130,6 +128,45 @@ def revoke_token_command(token: str) -> None:
         click.echo("error: no such active token", err=True)
         sys.exit(1)
     click.echo("revoked")
+
+
+@commands.command("import-attendees")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--event", "event_slug", required=True, help="The event the attendees register for.")
+@click.option(
+    "--tokens-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Issue personal API tokens to new attendees and write email,token lines here (mode 0600).",
+)
+@with_appcontext
+def import_attendees_command(file: Path, event_slug: str, tokens_out: Path | None) -> None:
+    """Import or update attendees from a CSV file, all rows or none.
+
+    Columns: name, email, category (required), organisation, country. A row whose email is
+    already registered updates that attendee, so importing a file twice duplicates nothing.
+    Every bad row is reported by line and field, and then nothing is imported.
+
+    \b
+    Example:
+      eventdesk-server import-attendees registrations.csv --event ecc2014 --tokens-out tokens.csv
+    """
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        _fail(DomainError(f"{file} is not UTF-8 text", fields={"file": "save it as UTF-8 CSV"}))
+    try:
+        result = attendees.import_attendees(open_for_cli(), event_slug, text, issue_tokens=bool(tokens_out))
+    except DomainError as problem:
+        _fail(problem)
+    if tokens_out and result.tokens:
+        descriptor = os.open(tokens_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["email", "token"])
+            writer.writerows(result.tokens)
+    click.echo(f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged")
+    if tokens_out:
+        click.echo(f"{len(result.tokens)} new personal tokens written to {tokens_out}")
 
 
 @commands.command("compact-changes")

@@ -365,7 +365,7 @@ def changes_since(db: sqlite_utils.Database, event: dict, since: int) -> dict:
             deletions[kinds[kind]].append(item_id)
         else:
             wanted[kind].append(item_id)
-    upserts["sessions"] = _sessions_by_ids(db, event, wanted["session"])
+    upserts["sessions"] = sessions_by_ids(db, event, wanted["session"])
     if wanted["speaker"]:
         speakers = {s["id"]: s for s in list_speakers(db, event)}
         upserts["speakers"] = [speakers[i] for i in wanted["speaker"] if i in speakers]
@@ -381,7 +381,7 @@ def changes_since(db: sqlite_utils.Database, event: dict, since: int) -> dict:
     }
 
 
-def _sessions_by_ids(db, event, ids: list[str]) -> list[dict]:
+def sessions_by_ids(db: sqlite_utils.Database, event: dict, ids: list[str]) -> list[dict]:
     if not ids:
         return []
     rows = _rows(

@@ -13,7 +13,7 @@ from threading import Barrier
 
 import pytest
 
-from server import auth, programme_edit
+from server import attendees, auth, programme_edit
 from server.programme_edit import programme_change, session_guid
 from server.programme_file import load_programme
 from tests.conftest import API, EVENT, assert_error, snapshot
@@ -208,7 +208,9 @@ def test_token_bound_to_an_event_may_write_that_event(client, db):
 
 
 def test_write_with_attendee_token_is_forbidden(app, client, db):
-    token = auth.create_token(db, "attendee")
+    _, token = attendees.create_attendee(
+        db, "ecc2014", {"name": "Ann Example", "email": "ann@example.org", "category": "academia"}
+    )
     before = snapshot(app.config["DATABASE"])
 
     response = client.delete(f"{API}/sessions/opening-plenary", headers=bearer(token))

@@ -6,7 +6,7 @@ from flask import Blueprint
 from flask_restx import Api
 
 from server import __version__
-from server.api import events, items, sessions
+from server.api import attendees, events, items, me, sessions
 from server.api.security import AUTHORIZATIONS
 from server.web import error_response
 
@@ -34,3 +34,5 @@ api.add_namespace(events.ns)
 api.add_namespace(sessions.ns)
 for namespace in items.namespaces:
     api.add_namespace(namespace)
+api.add_namespace(attendees.ns)
+api.add_namespace(me.ns)

@@ -9,6 +9,7 @@ from flask import g, request
 
 from server import auth
 from server.db_app import get_db
+from server.errors import Forbidden
 
 AUTHORIZATIONS = {
     "bearer": {
@@ -28,6 +29,20 @@ def admin_required(method: Callable) -> Callable:
         token = auth.authenticate(get_db(), request.headers.get("Authorization"))
         auth.require_role(token, "admin", kwargs.get("event"))
         g.token = token
+        return method(*args, **kwargs)
+
+    return wrapper
+
+
+def attendee_required(method: Callable) -> Callable:
+    """The caller must hold an attendee's personal token; g.attendee_pk says whose."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        token = auth.authenticate(get_db(), request.headers.get("Authorization"))
+        if token["role"] != "attendee" or "attendee_pk" not in token:
+            raise Forbidden(f"this needs an attendee's personal token; yours has role {token['role']!r}")
+        g.token, g.attendee_pk = token, token["attendee_pk"]
         return method(*args, **kwargs)
 
     return wrapper

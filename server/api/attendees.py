@@ -1,0 +1,159 @@
+"""Attendees for admins: register, list, search, correct, erase, and manage their tokens."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_restx import Namespace, Resource, fields
+
+from server import attendees
+from server.api.common import error_model, json_body
+from server.api.security import admin_required
+from server.db_app import get_db
+from server.errors import BadParameter
+
+ns = Namespace("attendees", description="Attendees (admin)", path="/events/<string:event>/attendees")
+error = error_model(ns)
+CATEGORY_DOC = "One of: " + ", ".join(attendees.CATEGORIES) + " (labels such as 'EU policy-maker' accepted)"
+
+attendee = ns.model(
+    "Attendee",
+    {
+        "id": fields.String(description="Public id, e.g. a-7k2m9q4xab"),
+        "event": fields.String(description="Event slug"),
+        "name": fields.String(description="Full name"),
+        "email": fields.String(description="Email address (lower-case; unique in the event)"),
+        "organisation": fields.String(description="Organisation"),
+        "country": fields.String(description="ISO 3166-1 alpha-2 code, or empty"),
+        "category": fields.String(enum=list(attendees.CATEGORIES), description="Stakeholder category"),
+        "has_api_token": fields.Boolean(description="Whether a personal API token is active"),
+        "created_at": fields.String(description="Registered at, ISO 8601 UTC"),
+        "updated_at": fields.String(description="Last changed at, ISO 8601 UTC"),
+    },
+)
+attendee_with_token = ns.clone(
+    "AttendeeWithToken",
+    attendee,
+    {"token": fields.String(description="The personal API token: shown now and never again")},
+)
+attendee_page = ns.model(
+    "AttendeePage",
+    {
+        "items": fields.List(fields.Nested(attendee), description="Attendees on this page, by name"),
+        "page": fields.Integer(description="Page number, from 1"),
+        "per_page": fields.Integer(description="Page size"),
+        "total": fields.Integer(description="Attendees matching, over all pages"),
+    },
+)
+token_model = ns.model("NewToken", {"token": fields.String(description="The new token: shown once")})
+
+
+def _attendee_fields(create: bool) -> dict:
+    return {
+        "name": fields.String(required=create, min_length=1, description="Full name"),
+        "email": fields.String(required=create, description="Email address"),
+        "organisation": fields.String(description="Organisation"),
+        "country": fields.String(description="ISO 3166-1 alpha-2 code"),
+        "category": fields.String(required=create, description=CATEGORY_DOC),
+    }
+
+
+attendee_input = ns.model("AttendeeInput", _attendee_fields(create=True), strict=True)
+attendee_patch = ns.model("AttendeePatch", _attendee_fields(create=False), strict=True)
+ADMIN = {401: ("No valid token", error), 403: ("Not an admin of this event", error)}
+
+
+def _page_args() -> tuple[str, int, int]:
+    values = {}
+    for name, default, top in (("page", 1, 1_000_000), ("per_page", 50, 500)):
+        raw = request.args.get(name, str(default)).strip()
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= top:
+            raise BadParameter(f"{name} must be a whole number from 1 to {top}", fields={name: f"1 to {top}"})
+        values[name] = int(raw)
+    return request.args.get("q", ""), values["page"], values["per_page"]
+
+
+@ns.route("")
+@ns.param("event", "Event slug, e.g. ecc2014")
+@ns.doc(security="bearer", responses=ADMIN)
+class AttendeeList(Resource):
+    @ns.doc(params={"q": "Text in name, email or organisation", "page": "From 1", "per_page": "1 to 500"})
+    @ns.response(200, "One page of attendees", attendee_page)
+    @ns.response(400, "Bad paging parameter", error)
+    @ns.response(404, "Unknown event", error)
+    @admin_required
+    def get(self, event):
+        """List attendees by name, a page at a time, optionally searching (admin)."""
+        q, page, per_page = _page_args()
+        return attendees.list_attendees(get_db(), event, q=q, page=page, per_page=per_page)
+
+    @ns.expect(attendee_input, validate=False)
+    @ns.response(201, "Registered; the response carries the personal API token, once", attendee_with_token)
+    @ns.response(400, "Malformed input", error)
+    @ns.response(409, "Email already registered for this event", error)
+    @ns.response(422, "Invalid values", error)
+    @admin_required
+    def post(self, event):
+        """Register an attendee (admin); answers with their id and personal API token."""
+        document, token = attendees.create_attendee(get_db(), event, json_body(attendee_input))
+        return {**document, "token": token}, 201
+
+
+@ns.route("/<string:attendee_id>")
+@ns.param("event", "Event slug, e.g. ecc2014")
+@ns.param("attendee_id", "Attendee id")
+@ns.doc(security="bearer", responses=ADMIN)
+class AttendeeItem(Resource):
+    @ns.response(200, "The attendee", attendee)
+    @ns.response(404, "Unknown event or attendee", error)
+    @admin_required
+    def get(self, event, attendee_id):
+        """One attendee (admin)."""
+        return attendees.get_attendee(get_db(), event, attendee_id)
+
+    @ns.expect(attendee_patch, validate=False)
+    @ns.response(200, "Updated", attendee)
+    @ns.response(400, "Malformed input", error)
+    @ns.response(404, "Unknown event or attendee", error)
+    @ns.response(409, "Email already registered for this event", error)
+    @ns.response(422, "Invalid values", error)
+    @admin_required
+    def patch(self, event, attendee_id):
+        """Correct some fields of an attendee (admin)."""
+        return attendees.update_attendee(get_db(), event, attendee_id, json_body(attendee_patch))
+
+    @ns.response(204, "Erased, with their schedule and tokens")
+    @ns.response(404, "Unknown event or attendee", error)
+    @admin_required
+    def delete(self, event, attendee_id):
+        """Erase an attendee and all their personal data (admin)."""
+        attendees.delete_attendee(get_db(), event, attendee_id)
+        return "", 204
+
+
+@ns.route("/<string:attendee_id>/token/rotate")
+@ns.param("event", "Event slug, e.g. ecc2014")
+@ns.param("attendee_id", "Attendee id")
+@ns.doc(security="bearer", responses=ADMIN)
+class AttendeeTokenRotate(Resource):
+    @ns.response(200, "A new personal API token; the old one no longer works", token_model)
+    @ns.response(404, "Unknown event or attendee", error)
+    @admin_required
+    def post(self, event, attendee_id):
+        """Issue a new personal API token for an attendee (admin)."""
+        db = get_db()
+        return {"token": attendees.rotate_api_token(db, attendees.attendee_pk(db, event, attendee_id))}
+
+
+@ns.route("/<string:attendee_id>/token/revoke")
+@ns.param("event", "Event slug, e.g. ecc2014")
+@ns.param("attendee_id", "Attendee id")
+@ns.doc(security="bearer", responses=ADMIN)
+class AttendeeTokenRevoke(Resource):
+    @ns.response(204, "Revoked: the attendee's API token no longer works")
+    @ns.response(404, "Unknown event or attendee", error)
+    @admin_required
+    def post(self, event, attendee_id):
+        """Revoke an attendee's personal API token (admin)."""
+        db = get_db()
+        attendees.revoke_api_token(db, attendees.attendee_pk(db, event, attendee_id))
+        return "", 204

@@ -1,0 +1,167 @@
+"""The attendee's own API: their record, personal schedule, token and calendar subscription."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import current_app, g, request
+from flask_restx import Namespace, Resource, fields
+
+from server import attendees, keys, schedules
+from server.api.attendees import attendee as attendee_model
+from server.api.common import error_model
+from server.api.security import attendee_required
+from server.api.sessions import session
+from server.db_app import get_db
+from server.qr import qr_svg
+
+ns = Namespace("me", description="The attendee's own data (personal API token)", path="/me")
+error = error_model(ns)
+ns.add_model(attendee_model.name, attendee_model)
+
+schedule_item = ns.model(
+    "ScheduleItem",
+    {
+        "session": fields.Nested(session, description="The bookmarked session (cancelled ones stay, marked so)"),
+        "added_at": fields.String(description="When it was bookmarked, ISO 8601 UTC"),
+        "overlaps": fields.List(fields.String, description="Ids of other bookmarked live sessions at the same time"),
+        "seats_left": fields.Integer(description="Seats still free, or null when the session has no capacity"),
+    },
+)
+schedule = ns.model(
+    "Schedule",
+    {
+        "attendee": fields.String(description="Attendee id"),
+        "event": fields.String(description="Event slug"),
+        "items": fields.List(fields.Nested(schedule_item), description="Bookmarks in time order"),
+        "overlap_count": fields.Integer(description="How many bookmarks overlap another (a warning)"),
+        "meetings": fields.List(fields.Raw, description="Accepted matchmaking meetings"),
+    },
+)
+calendar = ns.model(
+    "CalendarSubscription",
+    {
+        "https": fields.String(description="The secret feed URL over http(s)"),
+        "webcal": fields.String(description="The same feed as a webcal:// URL (Apple Calendar, Outlook)"),
+        "google": fields.String(description="A link that subscribes Google Calendar to the feed"),
+        "outlook": fields.String(description="A link that subscribes Outlook on the web to the feed"),
+        "qr_svg": fields.String(description="An SVG QR code of the webcal URL, to scan with a phone"),
+    },
+)
+token_model = ns.model("NewPersonalToken", {"token": fields.String(description="The new token: shown once")})
+ATTENDEE = {401: ("No valid token", error), 403: ("Not an attendee's personal token", error)}
+
+
+@ns.route("")
+@ns.doc(security="bearer", responses=ATTENDEE)
+class Me(Resource):
+    @ns.response(200, "Your record", attendee_model)
+    @attendee_required
+    def get(self):
+        """Your own attendee record, with its id."""
+        db = get_db()
+        row = db.conn.execute(
+            "SELECT e.slug, a.id FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.pk = ?",
+            (g.attendee_pk,),
+        ).fetchone()
+        return attendees.get_attendee(db, row[0], row[1])
+
+
+@ns.route("/schedule")
+@ns.doc(security="bearer", responses=ATTENDEE)
+class MySchedule(Resource):
+    @ns.response(200, "Your personal schedule", schedule)
+    @attendee_required
+    def get(self):
+        """Your bookmarked sessions, with overlaps flagged and seats left."""
+        return schedules.schedule_document(get_db(), g.attendee_pk)
+
+
+@ns.route("/schedule/<string:session_id>")
+@ns.param("session_id", "Session id, e.g. opening-plenary")
+@ns.doc(security="bearer", responses=ATTENDEE)
+class MyScheduleItem(Resource):
+    @ns.response(200, "Already bookmarked; nothing changed", schedule_item)
+    @ns.response(201, "Bookmarked", schedule_item)
+    @ns.response(404, "No such session in your event", error)
+    @ns.response(409, "The session is full or cancelled; nothing changed", error)
+    @attendee_required
+    def put(self, session_id):
+        """Bookmark a session (idempotent). Overlaps are allowed and flagged."""
+        item, created = schedules.add_to_schedule(get_db(), g.attendee_pk, session_id)
+        return item, 201 if created else 200
+
+    @ns.response(204, "Not (or no longer) in your schedule")
+    @ns.response(404, "No such session in your event", error)
+    @attendee_required
+    def delete(self, session_id):
+        """Remove a bookmark (idempotent)."""
+        schedules.remove_from_schedule(get_db(), g.attendee_pk, session_id)
+        return "", 204
+
+
+@ns.route("/token/rotate")
+@ns.doc(security="bearer", responses=ATTENDEE)
+class MyTokenRotate(Resource):
+    @ns.response(200, "Your new token; the one you used no longer works", token_model)
+    @attendee_required
+    def post(self):
+        """Replace your personal API token."""
+        return {"token": attendees.rotate_api_token(get_db(), g.attendee_pk)}
+
+
+def _secret() -> bytes:
+    config = current_app.config
+    if "eventdesk_secret" not in current_app.extensions:
+        current_app.extensions["eventdesk_secret"] = keys.server_secret(config["DATA_DIR"], config["SECRET_KEY"])
+    return current_app.extensions["eventdesk_secret"]
+
+
+def subscription(token: str, name: str) -> dict:
+    """The ways to subscribe to a feed, using the scheme and host the client reached us by."""
+    https = f"{request.host_url}api/v1/calendars/{token}.ics"
+    webcal = "webcal://" + https.split("://", 1)[1]
+    return {
+        "https": https,
+        "webcal": webcal,
+        "google": "https://calendar.google.com/calendar/r?cid=" + quote(webcal, safe=""),
+        "outlook": "https://outlook.live.com/calendar/0/addfromweb?url="
+        + quote(https, safe="")
+        + "&name="
+        + quote(name, safe=""),
+        "qr_svg": qr_svg(webcal),
+    }
+
+
+def _event_title() -> str:
+    row = (
+        get_db()
+        .conn.execute(
+            "SELECT e.title FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.pk = ?",
+            (g.attendee_pk,),
+        )
+        .fetchone()
+    )
+    return f"My schedule — {row[0]}"
+
+
+@ns.route("/calendar")
+@ns.doc(security="bearer", responses=ATTENDEE)
+class MyCalendar(Resource):
+    @ns.response(200, "Your secret calendar feed and how to subscribe to it", calendar)
+    @attendee_required
+    def get(self):
+        """Your personal calendar feed: subscribe once, and programme changes follow."""
+        token = attendees.current_feed_token(get_db(), _secret(), g.attendee_pk)
+        return subscription(token, _event_title())
+
+
+@ns.route("/calendar/rotate")
+@ns.doc(security="bearer", responses=ATTENDEE)
+class MyCalendarRotate(Resource):
+    @ns.response(200, "A new secret feed URL; the old one now answers 404", calendar)
+    @attendee_required
+    def post(self):
+        """Replace your calendar feed URL (if it leaked); re-subscribe with the new one."""
+        token = attendees.current_feed_token(get_db(), _secret(), g.attendee_pk, rotate=True)
+        return subscription(token, _event_title())

@@ -1,0 +1,345 @@
+"""Attendees: registration records, their tokens, and bulk import from CSV.
+
+Personal data lives only here (and in the schedule rows that cascade with it), so erasing
+an attendee is one DELETE.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import re
+import secrets
+from base64 import b32encode, urlsafe_b64encode
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+from server import clock, db as database
+from server.auth import ATTENDEE_PREFIX, hash_token
+from server.errors import Conflict, NotFound, ValidationError
+from server.programme import get_event
+from server.validation import _COUNTRY_HINT, _COUNTRY_RE, Errors, _choice, _pattern, _text
+
+CATEGORIES = {
+    "eu-policy-maker": "EU policy-maker",
+    "national-policy-maker": "national policy-maker",
+    "regional-policy-maker": "regional policy-maker",
+    "cluster-manager": "cluster manager",
+    "practitioner": "practitioner",
+    "academia": "academia",
+    "industry": "industry",
+    "press": "press",
+    "staff": "staff",
+}
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_BY_LABEL = {label.lower(): slug for slug, label in CATEGORIES.items()}
+CSV_COLUMNS = ("name", "email", "organisation", "country", "category")
+_FIELDS = ("name", "email", "organisation", "country", "category")
+
+
+def new_public_id() -> str:
+    return "a-" + b32encode(secrets.token_bytes(5)).decode("ascii").lower()
+
+
+def new_api_token() -> str:
+    return ATTENDEE_PREFIX + secrets.token_urlsafe(32)
+
+
+def normalise_category(value: object) -> object:
+    """Accept the slug or the label, in any case ("EU policy-maker" or "eu-policy-maker")."""
+    if isinstance(value, str):
+        key = value.strip().lower()
+        return _BY_LABEL.get(key, key.replace(" ", "-"))
+    return value
+
+
+def clean_attendee(data: dict, errors: Errors, *, partial: bool = False) -> dict:
+    values = {}
+    if not partial or "name" in data:
+        values["name"] = _text(data, "name", errors, required=True, max_len=300)
+    if not partial or "email" in data:
+        email = _text(data, "email", errors, required=True, max_len=320).lower()
+        if email and not _EMAIL_RE.match(email):
+            errors.add("email", "is not an email address")
+        values["email"] = email
+    if not partial or "organisation" in data:
+        values["organisation"] = _text(data, "organisation", errors, max_len=300)
+    if not partial or "country" in data:
+        country = data.get("country")
+        data = {**data, "country": country.strip().upper() if isinstance(country, str) else country}
+        values["country"] = _pattern(data, "country", errors, _COUNTRY_RE, _COUNTRY_HINT)
+    if not partial or "category" in data:
+        data = {**data, "category": normalise_category(data.get("category"))}
+        values["category"] = _choice(data, "category", errors, tuple(CATEGORIES), required=True)
+    return values
+
+
+def attendee_document(row: dict, event_slug: str) -> dict:
+    return {
+        "id": row["id"],
+        "event": event_slug,
+        "name": row["name"],
+        "email": row["email"],
+        "organisation": row["organisation"],
+        "country": row["country"],
+        "category": row["category"],
+        "has_api_token": row["api_token_hash"] is not None,
+        "created_at": clock.parse_stamp(row["created_at"]).isoformat(),
+        "updated_at": clock.parse_stamp(row["updated_at"]).isoformat(),
+    }
+
+
+def _check(errors: Errors) -> None:
+    if errors:
+        problems = "; ".join(f"{name} {message}" for name, message in errors.messages.items())
+        raise ValidationError(f"invalid attendee: {problems}", fields=errors.messages)
+
+
+def _row(db: sqlite_utils.Database, event: dict, attendee_id: str) -> dict:
+    row = db.conn.execute(
+        "SELECT * FROM attendees WHERE event_id = ? AND id = ?", (event["id"], attendee_id)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no attendee {attendee_id!r} in event {event['slug']!r}", resource="attendee")
+    return dict(row)
+
+
+def _refuse_taken_email(db, event: dict, email: str, except_pk: int | None = None) -> None:
+    row = db.conn.execute("SELECT pk FROM attendees WHERE event_id = ? AND email = ?", (event["id"], email)).fetchone()
+    if row is not None and row[0] != except_pk:
+        raise Conflict(f"{email} is already registered for this event", fields={"email": "already registered"})
+
+
+def create_attendee(db: sqlite_utils.Database, slug: str, data: dict) -> tuple[dict, str]:
+    """A new attendee and their personal API token (returned once, stored as a hash)."""
+    errors = Errors()
+    values = clean_attendee(data, errors)
+    _check(errors)
+    token, stamp = new_api_token(), clock.utc_stamp()
+    with database.write(db):
+        event = get_event(db, slug)
+        _refuse_taken_email(db, event, values["email"])
+        row = {
+            "id": new_public_id(),
+            "event_id": event["id"],
+            **values,
+            "api_token_hash": hash_token(token),
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+        db.conn.execute(
+            f"INSERT INTO attendees ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",  # noqa: S608
+            list(row.values()),
+        )
+        created = _row(db, event, row["id"])
+    return attendee_document(created, slug), token
+
+
+def get_attendee(db: sqlite_utils.Database, slug: str, attendee_id: str) -> dict:
+    return attendee_document(_row(db, get_event(db, slug), attendee_id), slug)
+
+
+def list_attendees(db: sqlite_utils.Database, slug: str, *, q: str = "", page: int = 1, per_page: int = 50) -> dict:
+    """One page of attendees by name; `q` matches name, email or organisation (case-insensitive)."""
+    event = get_event(db, slug)
+    where, params = "event_id = ?", [event["id"]]
+    if q.strip():
+        pattern = "%" + q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where += (
+            " AND (lower(name) LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\'"
+            " OR lower(organisation) LIKE ? ESCAPE '\\')"
+        )
+        params += [pattern] * 3
+    total = db.conn.execute(f"SELECT COUNT(*) FROM attendees WHERE {where}", params).fetchone()[0]  # noqa: S608
+    rows = db.conn.execute(
+        f"SELECT * FROM attendees WHERE {where} ORDER BY name, id LIMIT ? OFFSET ?",  # noqa: S608
+        [*params, per_page, (page - 1) * per_page],
+    )
+    return {
+        "items": [attendee_document(dict(row), slug) for row in rows],
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+    }
+
+
+def update_attendee(db: sqlite_utils.Database, slug: str, attendee_id: str, data: dict) -> dict:
+    errors = Errors()
+    values = clean_attendee(data, errors, partial=True)
+    _check(errors)
+    with database.write(db):
+        event = get_event(db, slug)
+        row = _row(db, event, attendee_id)
+        changed = {name: value for name, value in values.items() if row[name] != value}
+        if "email" in changed:
+            _refuse_taken_email(db, event, changed["email"], except_pk=row["pk"])
+        if changed:
+            assignments = ", ".join(f"{name} = ?" for name in changed)
+            db.conn.execute(
+                f"UPDATE attendees SET {assignments}, updated_at = ? WHERE pk = ?",  # noqa: S608
+                [*changed.values(), clock.utc_stamp(), row["pk"]],
+            )
+        updated = _row(db, event, attendee_id)
+    return attendee_document(updated, slug)
+
+
+def delete_attendee(db: sqlite_utils.Database, slug: str, attendee_id: str) -> None:
+    """Erase the attendee and everything personal about them (schedule, tokens)."""
+    with database.write(db):
+        row = _row(db, get_event(db, slug), attendee_id)
+        db.conn.execute("DELETE FROM attendees WHERE pk = ?", (row["pk"],))
+
+
+def rotate_api_token(db: sqlite_utils.Database, attendee_pk: int) -> str:
+    """A new API token; the old one stops working at once."""
+    token = new_api_token()
+    with database.write(db):
+        db.conn.execute(
+            "UPDATE attendees SET api_token_hash = ?, updated_at = ? WHERE pk = ?",
+            (hash_token(token), clock.utc_stamp(), attendee_pk),
+        )
+    return token
+
+
+def revoke_api_token(db: sqlite_utils.Database, attendee_pk: int) -> None:
+    with database.write(db):
+        db.conn.execute(
+            "UPDATE attendees SET api_token_hash = NULL, updated_at = ? WHERE pk = ?",
+            (clock.utc_stamp(), attendee_pk),
+        )
+
+
+def attendee_pk(db: sqlite_utils.Database, slug: str, attendee_id: str) -> int:
+    return _row(db, get_event(db, slug), attendee_id)["pk"]
+
+
+def attendee_for_api_token(db: sqlite_utils.Database, token: str) -> dict | None:
+    row = db.conn.execute(
+        "SELECT a.*, e.slug AS event_slug FROM attendees a JOIN events e ON e.id = a.event_id "
+        "WHERE a.api_token_hash = ?",
+        (hash_token(token),),
+    ).fetchone()
+    return dict(row) if row else None
+
+
+# --- calendar feed tokens -------------------------------------------------------------------
+
+
+def feed_token(secret: bytes, attendee: dict) -> str:
+    """The attendee's current feed token: an HMAC of their id and feed generation.
+
+    Derived rather than stored so /me/calendar can show the same URL again, while the
+    database holds only its hash; rotating raises the generation, which changes the token.
+    """
+    message = f"calendar-feed/{attendee['id']}/{attendee['feed_generation']}".encode()
+    digest = hmac.new(secret, message, hashlib.sha256).digest()
+    return urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def current_feed_token(db: sqlite_utils.Database, secret: bytes, attendee_pk: int, *, rotate: bool = False) -> str:
+    """The feed token, recording its hash on first use; with `rotate`, a new one."""
+    with database.write(db):
+        row = dict(db.conn.execute("SELECT * FROM attendees WHERE pk = ?", (attendee_pk,)).fetchone())
+        if rotate:
+            row["feed_generation"] += 1
+        token = feed_token(secret, row)
+        if rotate or row["feed_token_hash"] != hash_token(token):
+            db.conn.execute(
+                "UPDATE attendees SET feed_generation = ?, feed_token_hash = ? WHERE pk = ?",
+                (row["feed_generation"], hash_token(token), attendee_pk),
+            )
+    return token
+
+
+def attendee_for_feed_token(db: sqlite_utils.Database, token: str) -> dict:
+    row = db.conn.execute(
+        "SELECT a.*, e.slug AS event_slug FROM attendees a JOIN events e ON e.id = a.event_id "
+        "WHERE a.feed_token_hash = ?",
+        (hash_token(token),),
+    ).fetchone()
+    if row is None:
+        raise NotFound("no calendar at this address (it may have been replaced by a new one)")
+    return dict(row)
+
+
+# --- CSV import -----------------------------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    tokens: list[tuple[str, str]] = field(default_factory=list)  # (email, token) of new attendees
+
+
+def parse_csv(text: str) -> list[tuple[int, dict]]:
+    """Rows with the file line they start on; every bad row reported by line and field."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [name.strip().lower() for name in (reader.fieldnames or [])]
+    missing = [name for name in ("name", "email", "category") if name not in header]
+    if missing:
+        raise ValidationError(
+            f"the CSV header must name the columns {', '.join(CSV_COLUMNS)}; missing: {', '.join(missing)}",
+            fields={"line 1": f"missing column(s): {', '.join(missing)}"},
+        )
+    reader.fieldnames = header
+    errors = Errors()
+    rows, seen = [], {}
+    line = reader.line_num
+    for raw in reader:
+        start, line = line + 1, reader.line_num
+        data = {name: (value or "").strip() for name, value in raw.items() if name in CSV_COLUMNS}
+        if not data.get("country"):
+            data.pop("country", None)
+        values = clean_attendee(data, Errors(prefix=f"line {start}: ", messages=errors.messages))
+        email = values.get("email")
+        if email and email in seen:
+            errors.add(f"line {start}: email", f"repeats line {seen[email]}")
+        elif email:
+            seen[email] = start
+        rows.append((start, values))
+    if errors:
+        count = len({name.split(":")[0] for name in errors.messages})
+        raise ValidationError(f"{count} bad row{'s' if count > 1 else ''}; nothing imported", fields=errors.messages)
+    return rows
+
+
+def import_attendees(db: sqlite_utils.Database, slug: str, text: str, *, issue_tokens: bool = False) -> ImportResult:
+    """All rows or none; rows whose email exists update that attendee instead of duplicating."""
+    rows = parse_csv(text)
+    result, stamp = ImportResult(), clock.utc_stamp()
+    with database.write(db):
+        event = get_event(db, slug)
+        existing = {
+            row["email"]: dict(row)
+            for row in db.conn.execute("SELECT * FROM attendees WHERE event_id = ?", (event["id"],))
+        }
+        inserts, updates = [], []
+        for _line, values in rows:
+            current = existing.get(values["email"])
+            if current is None:
+                token = new_api_token() if issue_tokens else None
+                if token:
+                    result.tokens.append((values["email"], token))
+                inserts.append((new_public_id(), event["id"], *(values[name] for name in _FIELDS),
+                                hash_token(token) if token else None, stamp, stamp))  # fmt: skip
+            elif any(current[name] != values[name] for name in _FIELDS):
+                updates.append((*(values[name] for name in _FIELDS), stamp, current["pk"]))
+            else:
+                result.unchanged += 1
+        db.conn.executemany(
+            "INSERT INTO attendees (id, event_id, name, email, organisation, country, category, "
+            "api_token_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            inserts,
+        )
+        db.conn.executemany(
+            "UPDATE attendees SET name = ?, email = ?, organisation = ?, country = ?, category = ?, "
+            "updated_at = ? WHERE pk = ?",
+            updates,
+        )
+    result.created, result.updated = len(inserts), len(updates)
+    return result

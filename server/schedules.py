@@ -1,0 +1,150 @@
+"""Personal schedules: bookmarks with overlap warnings and seat limits.
+
+A bookmark of a session with a capacity takes a seat. The count and the insert happen in
+one BEGIN IMMEDIATE transaction, so two requests for the last seat cannot both win.
+"""
+
+from __future__ import annotations
+
+import json
+
+import sqlite_utils
+
+from server import clock, db as database, programme
+from server.errors import Conflict, NotFound
+
+
+def _attendee(db: sqlite_utils.Database, attendee_pk: int) -> dict:
+    row = db.conn.execute("SELECT * FROM attendees WHERE pk = ?", (attendee_pk,)).fetchone()
+    if row is None:
+        raise NotFound("this attendee no longer exists")
+    return dict(row)
+
+
+def _event_of(db: sqlite_utils.Database, attendee: dict) -> dict:
+    row = db.conn.execute("SELECT * FROM events WHERE id = ?", (attendee["event_id"],)).fetchone()
+    return dict(row)
+
+
+def seats_taken(db: sqlite_utils.Database, event_id: int, session_ids: list[str]) -> dict[str, int]:
+    rows = db.conn.execute(
+        "SELECT session_id, COUNT(*) FROM schedule_items WHERE event_id = ? "
+        "AND session_id IN (SELECT value FROM json_each(?)) GROUP BY session_id",
+        (event_id, json.dumps(session_ids)),
+    )
+    return dict(rows.fetchall())
+
+
+def schedule_sessions(db: sqlite_utils.Database, attendee_pk: int) -> tuple[dict, list[dict]]:
+    """The attendee's event and bookmarked sessions (cancelled ones included), in time order."""
+    attendee = _attendee(db, attendee_pk)
+    event = _event_of(db, attendee)
+    ids = [
+        row[0] for row in db.conn.execute("SELECT session_id FROM schedule_items WHERE attendee_pk = ?", (attendee_pk,))
+    ]
+    return event, programme.sessions_by_ids(db, event, ids)
+
+
+def accepted_meetings(db: sqlite_utils.Database, attendee_pk: int) -> list[dict]:
+    """Matchmaking meetings the attendee has accepted, as calendar-ready items.
+
+    The seam for the matchmaking feature: it will return each meeting with uid, title,
+    start, end, location, description, status, sequence and updated_at, and both the
+    schedule and the personal feed already show whatever is returned here.
+    """
+    return []
+
+
+def _overlaps(sessions: list[dict]) -> dict[str, list[str]]:
+    live = [s for s in sessions if s["status"] != "cancelled"]
+    clashes: dict[str, list[str]] = {s["id"]: [] for s in sessions}
+    for index, first in enumerate(live):
+        for second in live[index + 1 :]:
+            if first["start"] < second["end"] and second["start"] < first["end"]:
+                clashes[first["id"]].append(second["id"])
+                clashes[second["id"]].append(first["id"])
+    return clashes
+
+
+def _seats_left(session: dict, taken: dict[str, int]) -> int | None:
+    if session["capacity"] is None:
+        return None
+    return max(session["capacity"] - taken.get(session["id"], 0), 0)
+
+
+def schedule_document(db: sqlite_utils.Database, attendee_pk: int) -> dict:
+    """The schedule: each bookmark with its session, overlaps and seats left."""
+    with database.read(db):
+        event, sessions = schedule_sessions(db, attendee_pk)
+        added = dict(
+            db.conn.execute(
+                "SELECT session_id, added_at FROM schedule_items WHERE attendee_pk = ?", (attendee_pk,)
+            ).fetchall()
+        )
+        taken = seats_taken(db, event["id"], [s["id"] for s in sessions if s["capacity"] is not None])
+        overlaps = _overlaps(sessions)
+        meetings = accepted_meetings(db, attendee_pk)
+        attendee = _attendee(db, attendee_pk)
+    items = [
+        {
+            "session": session,
+            "added_at": clock.parse_stamp(added[session["id"]]).isoformat(),
+            "overlaps": overlaps[session["id"]],
+            "seats_left": _seats_left(session, taken),
+        }
+        for session in sessions
+    ]
+    return {
+        "attendee": attendee["id"],
+        "event": event["slug"],
+        "items": items,
+        "overlap_count": sum(1 for item in items if item["overlaps"]),
+        "meetings": meetings,
+    }
+
+
+def add_to_schedule(db: sqlite_utils.Database, attendee_pk: int, session_id: str) -> tuple[dict, bool]:
+    """Bookmark a session; True if it was new. A full or cancelled session is refused (409)."""
+    with database.write(db):
+        attendee = _attendee(db, attendee_pk)
+        event = _event_of(db, attendee)
+        session = programme.get_session(db, event, session_id)
+        already = db.conn.execute(
+            "SELECT 1 FROM schedule_items WHERE attendee_pk = ? AND session_id = ?", (attendee_pk, session_id)
+        ).fetchone()
+        if not already:
+            if session["status"] == "cancelled":
+                raise Conflict(f"session {session_id!r} is cancelled", reason="cancelled")
+            taken = seats_taken(db, event["id"], [session_id])
+            if session["capacity"] is not None and taken.get(session_id, 0) >= session["capacity"]:
+                raise Conflict(
+                    f"session {session_id!r} is full ({session['capacity']} seats)",
+                    reason="full",
+                    seats_left=0,
+                )
+            db.conn.execute(
+                "INSERT INTO schedule_items (attendee_pk, event_id, session_id, added_at) VALUES (?, ?, ?, ?)",
+                (attendee_pk, event["id"], session_id, clock.utc_stamp()),
+            )
+            _bump(db, attendee_pk)
+    document = schedule_document(db, attendee_pk)
+    item = next(item for item in document["items"] if item["session"]["id"] == session_id)
+    return item, not already
+
+
+def remove_from_schedule(db: sqlite_utils.Database, attendee_pk: int, session_id: str) -> bool:
+    """Drop a bookmark; True if there was one. Removing one that is not there is no error."""
+    with database.write(db):
+        attendee = _attendee(db, attendee_pk)
+        programme.get_session(db, _event_of(db, attendee), session_id)
+        removed = db.conn.execute(
+            "DELETE FROM schedule_items WHERE attendee_pk = ? AND session_id = ?", (attendee_pk, session_id)
+        ).rowcount
+        if removed:
+            _bump(db, attendee_pk)
+    return bool(removed)
+
+
+def _bump(db: sqlite_utils.Database, attendee_pk: int) -> None:
+    """The personal feed is cached per schedule version, so any bookmark change moves it on."""
+    db.conn.execute("UPDATE attendees SET schedule_version = schedule_version + 1 WHERE pk = ?", (attendee_pk,))
