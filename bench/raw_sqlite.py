@@ -51,10 +51,7 @@ def load(document: dict, conn: sqlite3.Connection) -> dict[str, int]:
             conn,
             "rooms",
             "event_id, id, name, capacity, position, updated_at",
-            [
-                (event_id, r["id"], r["name"], r.get("capacity"), n, STAMP)
-                for n, r in enumerate(document["rooms"])
-            ],
+            [(event_id, r["id"], r["name"], r.get("capacity"), n, STAMP) for n, r in enumerate(document["rooms"])],
         ),
         "tracks": insert(
             conn,

@@ -64,9 +64,7 @@ class Load:
 
     @classmethod
     def mean(cls, loads: list[Load]) -> Load:
-        return cls(
-            *(statistics.mean(getattr(x, name) for x in loads) for name in ("rps", "p50_ms", "p99_ms"))
-        )
+        return cls(*(statistics.mean(getattr(x, name) for x in loads) for name in ("rps", "p50_ms", "p99_ms")))
 
 
 @dataclass
@@ -275,9 +273,7 @@ def http_section(tmp: Path) -> dict:
             rows.append(row)
     workers: dict[int, list[Load]] = {}
     for count in WORKER_COUNTS:
-        with serve(
-            "server:create_app()", tmp, f"workers-{count}", WEB_CONCURRENCY=str(count), **real
-        ) as base:
+        with serve("server:create_app()", tmp, f"workers-{count}", WEB_CONCURRENCY=str(count), **real) as base:
             workers.setdefault(count, []).append(measure(f"`/programme`, {count} workers", base + PROGRAMME))
     return {"bare": bare, "rows": rows, "workers": workers, "bytes": len(body)}
 

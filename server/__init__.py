@@ -18,6 +18,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         DATA_DIR=str(data_dir),
         DATABASE=str(data_dir / "eventdesk.sqlite3"),
         PROGRAMME_MAX_AGE=int(os.environ.get("EVENTDESK_PROGRAMME_MAX_AGE", "0")),
+        CALENDAR_REFRESH_SECONDS=int(os.environ.get("EVENTDESK_CALENDAR_REFRESH", "3600")),
+        TRUSTED_PROXIES=int(os.environ.get("EVENTDESK_TRUSTED_PROXIES", "1")),
         RESPONSE_CACHE_SIZE=256,
         DB_KEEP_OPEN=True,
         SECRET_KEY=os.environ.get("EVENTDESK_SECRET_KEY"),
@@ -31,6 +33,16 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
         if "DATA_DIR" in test_config and "DATABASE" not in test_config:
             app.config["DATABASE"] = str(Path(test_config["DATA_DIR"]) / "eventdesk.sqlite3")
+
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        # Behind a reverse proxy, absolute URLs (calendar feeds) must use the scheme, host and
+        # prefix the client reached; trust exactly that many X-Forwarded-* hops, no more.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies, x_prefix=proxies
+        )
 
     from server import cli, db_app, web
     from server.api import blueprint

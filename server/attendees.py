@@ -147,10 +147,11 @@ def list_attendees(db: sqlite_utils.Database, slug: str, *, q: str = "", page: i
     event = get_event(db, slug)
     where, params = "event_id = ?", [event["id"]]
     if q.strip():
-        pattern = "%" + q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        escaped = q.strip().casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
         where += (
-            " AND (lower(name) LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\'"
-            " OR lower(organisation) LIKE ? ESCAPE '\\')"
+            " AND (casefold(name) LIKE ? ESCAPE '\\' OR casefold(email) LIKE ? ESCAPE '\\'"
+            " OR casefold(organisation) LIKE ? ESCAPE '\\')"
         )
         params += [pattern] * 3
     total = db.conn.execute(f"SELECT COUNT(*) FROM attendees WHERE {where}", params).fetchone()[0]  # noqa: S608
@@ -255,8 +256,10 @@ def current_feed_token(db: sqlite_utils.Database, secret: bytes, attendee_pk: in
 
 
 def attendee_for_feed_token(db: sqlite_utils.Database, token: str) -> dict:
+    """The attendee behind a feed URL (with their event's slug and programme version), or 404."""
     row = db.conn.execute(
-        "SELECT a.*, e.slug AS event_slug FROM attendees a JOIN events e ON e.id = a.event_id "
+        "SELECT a.*, e.slug AS event_slug, e.version AS event_version FROM attendees a "
+        "JOIN events e ON e.id = a.event_id "
         "WHERE a.feed_token_hash = ?",
         (hash_token(token),),
     ).fetchone()

@@ -154,19 +154,32 @@ def import_attendees_command(file: Path, event_slug: str, tokens_out: Path | Non
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         _fail(DomainError(f"{file} is not UTF-8 text", fields={"file": "save it as UTF-8 CSV"}))
+    # Open the tokens file first: once the import commits, tokens not written are lost for good.
+    handle = _private_file(tokens_out) if tokens_out else None
     try:
-        result = attendees.import_attendees(open_for_cli(), event_slug, text, issue_tokens=bool(tokens_out))
-    except DomainError as problem:
-        _fail(problem)
-    if tokens_out and result.tokens:
-        descriptor = os.open(tokens_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+        result = attendees.import_attendees(open_for_cli(), event_slug, text, issue_tokens=handle is not None)
+        if handle is not None:
             writer = csv.writer(handle)
             writer.writerow(["email", "token"])
             writer.writerows(result.tokens)
+    except DomainError as problem:
+        _fail(problem)
+    finally:
+        if handle is not None:
+            handle.close()
     click.echo(f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged")
     if tokens_out:
         click.echo(f"{len(result.tokens)} new personal tokens written to {tokens_out}")
+
+
+def _private_file(path: Path):
+    """Open `path` for writing, readable by its owner only, even if it already existed."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as problem:
+        _fail(DomainError(f"cannot write {path}: {problem.strerror}", fields={"--tokens-out": str(path)}))
+    os.fchmod(descriptor, 0o600)
+    return os.fdopen(descriptor, "w", encoding="utf-8", newline="")
 
 
 @commands.command("compact-changes")
@@ -206,6 +219,21 @@ def generate_synthetic_command(output, **options) -> None:
     """
     json.dump(synthetic.programme(**options), output, ensure_ascii=False)
     output.write("\n")
+
+
+@commands.command("generate-attendees")
+@click.option("--count", default=1000, show_default=True)
+@click.option("--seed", default=2014, show_default=True)
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-")
+def generate_attendees_command(count: int, seed: int, output) -> None:
+    """Write a CSV of synthetic attendees, for load and scale tests.
+
+    \b
+    Example:
+      eventdesk-server generate-attendees --count 100000 -o attendees.csv
+      eventdesk-server import-attendees attendees.csv --event synthetic
+    """
+    output.write(synthetic.attendees_csv(count=count, seed=seed))
 
 
 def register(app) -> None:

@@ -23,7 +23,13 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = NORMAL")
+    # SQLite's lower() and LIKE fold ASCII only; searches of names need Unicode folding.
+    conn.create_function("casefold", 1, _casefold, deterministic=True)
     return sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
+
+
+def _casefold(value: object) -> object:
+    return value.casefold() if isinstance(value, str) else value
 
 
 def schema_sql() -> str:

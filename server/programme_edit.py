@@ -48,8 +48,7 @@ class ChangeLog:
         if self.version is None:
             self.version = self.event["version"] + 1
         self.db.conn.execute(
-            "INSERT INTO changes (event_id, version, kind, item_id, action, changed_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO changes (event_id, version, kind, item_id, action, changed_at) VALUES (?, ?, ?, ?, ?, ?)",
             (self.event["id"], self.version, kind, item_id, action, self.stamp),
         )
 
@@ -178,9 +177,7 @@ def delete_simple(log: ChangeLog, kind: str, item_id: str, *, unlink: bool = Fal
             sessions=sorted(users),
         )
     if kind == "speaker" and users:
-        db.conn.execute(
-            "DELETE FROM session_speakers WHERE event_id = ? AND speaker_id = ?", (event_id, item_id)
-        )
+        db.conn.execute("DELETE FROM session_speakers WHERE event_id = ? AND speaker_id = ?", (event_id, item_id))
         _touch_sessions(log, users)
     db.conn.execute(f"DELETE FROM {table} WHERE event_id = ? AND id = ?", (event_id, item_id))  # noqa: S608
     log.record(kind, item_id, "delete")
@@ -197,8 +194,7 @@ def session_guid(slug: str, session_id: str) -> str:
 
 def _speaker_links(db, event_id: int, session_id: str) -> list[dict]:
     rows = db.conn.execute(
-        "SELECT speaker_id, role FROM session_speakers WHERE event_id = ? AND session_id = ? "
-        "ORDER BY position",
+        "SELECT speaker_id, role FROM session_speakers WHERE event_id = ? AND session_id = ? ORDER BY position",
         (event_id, session_id),
     )
     return [{"speaker_id": speaker_id, "role": role} for speaker_id, role in rows]
@@ -230,9 +226,7 @@ def write_session(log: ChangeLog, values: dict, existing: dict | None) -> bool:
         log.record("session", values["id"], "upsert")
         log.counts["created"] += 1
         return True
-    changed = {
-        name: values[name] for name in _SESSION_COLUMNS if name in values and values[name] != existing[name]
-    }
+    changed = {name: values[name] for name in _SESSION_COLUMNS if name in values and values[name] != existing[name]}
     old_links = _speaker_links(db, event["id"], existing["id"])
     links_changed = links is not None and links != old_links
     if not changed and not links_changed:
@@ -254,12 +248,9 @@ def write_session(log: ChangeLog, values: dict, existing: dict | None) -> bool:
 def _set_links(log: ChangeLog, session_id: str, old: list[dict], new: list[dict]) -> None:
     """Replace a session's speakers; speakers gained or lost change too (their session lists)."""
     db, event_id = log.db, log.event["id"]
-    db.conn.execute(
-        "DELETE FROM session_speakers WHERE event_id = ? AND session_id = ?", (event_id, session_id)
-    )
+    db.conn.execute("DELETE FROM session_speakers WHERE event_id = ? AND session_id = ?", (event_id, session_id))
     db.conn.executemany(
-        "INSERT INTO session_speakers (event_id, session_id, speaker_id, role, position) "
-        "VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO session_speakers (event_id, session_id, speaker_id, role, position) VALUES (?, ?, ?, ?, ?)",
         [(event_id, session_id, link["speaker_id"], link["role"], i) for i, link in enumerate(new)],
     )
     affected = {link["speaker_id"] for link in old} ^ {link["speaker_id"] for link in new}
@@ -351,9 +342,7 @@ def update_item(db: sqlite_utils.Database, slug: str, kind: str, item_id: str, d
     return {"id": item_id, "version": log.event["version"]}
 
 
-def delete_item(
-    db: sqlite_utils.Database, slug: str, kind: str, item_id: str, *, force: bool = False
-) -> dict:
+def delete_item(db: sqlite_utils.Database, slug: str, kind: str, item_id: str, *, force: bool = False) -> dict:
     with programme_change(db, slug) as log:
         delete_simple(log, kind, item_id, unlink=force)
     return {"id": item_id, "version": log.event["version"]}
@@ -377,18 +366,14 @@ def create_session(db: sqlite_utils.Database, slug: str, data: dict, *, force: b
     return {"id": values["id"], "version": log.event["version"]}
 
 
-def update_session(
-    db: sqlite_utils.Database, slug: str, session_id: str, data: dict, *, force: bool = False
-) -> dict:
+def update_session(db: sqlite_utils.Database, slug: str, session_id: str, data: dict, *, force: bool = False) -> dict:
     with programme_change(db, slug) as log:
         event = log.event
         existing = _row(db, "sessions", event["id"], session_id)
         if existing is None:
             raise NotFound(f"no session {session_id!r} in event {slug!r}", resource="session")
         errors = Errors()
-        values = clean_session(
-            data, errors, event=event, refs=refs(db, event["id"]), partial=True, current=existing
-        )
+        values = clean_session(data, errors, event=event, refs=refs(db, event["id"]), partial=True, current=existing)
         _check(errors, "session")
         _refuse_clash(db, event, {**existing, **values}, force)
         write_session(log, values, existing)
@@ -399,8 +384,7 @@ def _refuse_clash(db, event: dict, session: dict, force: bool) -> None:
     clashes = room_clashes(db, event["id"], session)
     if clashes and not force:
         raise Conflict(
-            f"room {session['room_id']!r} already holds {', '.join(clashes)} at that time; "
-            "send force=true to allow it",
+            f"room {session['room_id']!r} already holds {', '.join(clashes)} at that time; send force=true to allow it",
             fields={"room": "double-booked"},
             clashes=clashes,
         )

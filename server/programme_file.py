@@ -83,9 +83,7 @@ def validate_programme(document: object) -> CleanProgramme:
         speakers={item["id"] for item in lists["speakers"] if item.get("id")},
     )
     sessions = []
-    if errors.messages.keys() & {"event.timezone", "event.start_date", "event.end_date"} or not event.get(
-        "timezone"
-    ):
+    if errors.messages.keys() & {"event.timezone", "event.start_date", "event.end_date"} or not event.get("timezone"):
         errors.add("sessions", "not checked until the event's timezone and dates are valid")
     else:
         sessions = _clean_list(
@@ -251,8 +249,7 @@ def _sync_days(db, event: dict) -> None:
     first, last = date.fromisoformat(event["start_date"]), date.fromisoformat(event["end_date"])
     days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
     current = [
-        row[0]
-        for row in db.conn.execute("SELECT date FROM days WHERE event_id = ? ORDER BY number", (event["id"],))
+        row[0] for row in db.conn.execute("SELECT date FROM days WHERE event_id = ? ORDER BY number", (event["id"],))
     ]
     if current != days:
         db.conn.execute("DELETE FROM days WHERE event_id = ?", (event["id"],))

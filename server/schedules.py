@@ -146,5 +146,8 @@ def remove_from_schedule(db: sqlite_utils.Database, attendee_pk: int, session_id
 
 
 def _bump(db: sqlite_utils.Database, attendee_pk: int) -> None:
-    """The personal feed is cached per schedule version, so any bookmark change moves it on."""
-    db.conn.execute("UPDATE attendees SET schedule_version = schedule_version + 1 WHERE pk = ?", (attendee_pk,))
+    """The personal feed is cached per schedule version and dated by updated_at: move both."""
+    db.conn.execute(
+        "UPDATE attendees SET schedule_version = schedule_version + 1, updated_at = ? WHERE pk = ?",
+        (clock.utc_stamp(), attendee_pk),
+    )

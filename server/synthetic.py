@@ -12,18 +12,14 @@ _WORDS = (
 ).split()
 
 
-def programme(
-    *, slug: str, sessions: int, speakers: int, rooms: int, tracks: int, days: int, seed: int
-) -> dict:
+def programme(*, slug: str, sessions: int, speakers: int, rooms: int, tracks: int, days: int, seed: int) -> dict:
     """A valid programme: sessions packed into rooms without overlaps, 1-3 speakers each."""
     rng = random.Random(seed)
     first = date(2014, 10, 20)
     slots_per_day = 16  # 30-minute sessions, 09:00 to 17:00
     capacity = rooms * slots_per_day * days
     if sessions > capacity:
-        raise ValueError(
-            f"{sessions} sessions do not fit {rooms} rooms x {days} days x {slots_per_day} slots"
-        )
+        raise ValueError(f"{sessions} sessions do not fit {rooms} rooms x {days} days x {slots_per_day} slots")
     speaker_ids = [f"speaker-{n}" for n in range(speakers)]
     items = []
     for n in range(sessions):
@@ -71,3 +67,28 @@ def programme(
         ],
         "sessions": items,
     }
+
+
+def attendees_csv(*, count: int, seed: int) -> str:
+    """A registration CSV of `count` synthetic attendees, as import-attendees reads it."""
+    import csv
+    import io
+
+    from server.attendees import CATEGORIES
+
+    rng = random.Random(seed)
+    categories = list(CATEGORIES)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["name", "email", "organisation", "country", "category"])
+    for n in range(count):
+        writer.writerow(
+            [
+                f"Attendee {n}",
+                f"attendee{n}@example.org",
+                f"Organisation {rng.randrange(max(count // 20, 1))}",
+                rng.choice(("BE", "DE", "FR", "IT", "ES", "NL", "PL", "SE", "AT", "PT")),
+                rng.choice(categories),
+            ]
+        )
+    return out.getvalue()

@@ -244,7 +244,7 @@ def clean_speaker(data: dict, errors: Errors, *, partial: bool = False) -> dict:
         "name": lambda: _text(data, "name", errors, required=True, max_len=300),
         "job_title": lambda: _text(data, "job_title", errors, max_len=300),
         "organisation": lambda: _text(data, "organisation", errors, max_len=300),
-        "organisation_type": lambda: _choice(data, "organisation_type", errors, ORGANISATION_TYPES, default=""),  # noqa: E501
+        "organisation_type": lambda: _choice(data, "organisation_type", errors, ORGANISATION_TYPES, default=""),
         "country": lambda: _pattern(data, "country", errors, _COUNTRY_RE, _COUNTRY_HINT),
         "bio": lambda: _text(data, "bio", errors),
     })  # fmt: skip
@@ -284,9 +284,7 @@ def clean_session(
         data,
         partial,
         "language",
-        lambda: (
-            _pattern(data, "language", errors, _LANGUAGE_RE, "must be an ISO 639-1 code, e.g. en") or "en"
-        ),
+        lambda: _pattern(data, "language", errors, _LANGUAGE_RE, "must be an ISO 639-1 code, e.g. en") or "en",
     )
     _maybe(values, data, partial, "capacity", lambda: _positive_int(data, "capacity", errors))
     _maybe(

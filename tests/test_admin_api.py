@@ -166,9 +166,7 @@ def test_write_with_revoked_token_is_unauthorized(app, client, db, admin_token):
     assert auth.revoke_token(db, admin_token) is True
     before = snapshot(app.config["DATABASE"])
 
-    response = client.patch(
-        f"{API}/sessions/opening-plenary", json={"title": "Renamed"}, headers=bearer(admin_token)
-    )
+    response = client.patch(f"{API}/sessions/opening-plenary", json={"title": "Renamed"}, headers=bearer(admin_token))
 
     body = assert_error(response, 401, "unauthorized")
     assert "revoked" in body["message"]
@@ -180,9 +178,7 @@ def test_write_with_token_of_another_event_is_forbidden(app, client, db):
     token = auth.create_token(db, "admin", event_slug="other2015")
     before = snapshot(app.config["DATABASE"])
 
-    response = client.patch(
-        f"{API}/sessions/opening-plenary", json={"title": "Renamed"}, headers=bearer(token)
-    )
+    response = client.patch(f"{API}/sessions/opening-plenary", json={"title": "Renamed"}, headers=bearer(token))
 
     body = assert_error(response, 403, "forbidden")
     assert body["message"] == "this token is for event 'other2015', not 'ecc2014'"
@@ -193,9 +189,7 @@ def test_token_bound_to_an_event_may_write_that_event(client, db):
     load_programme(db, OTHER_EVENT)
     token = auth.create_token(db, "admin", event_slug="other2015")
 
-    response = client.post(
-        "/api/v1/events/other2015/rooms", json={"id": "hall", "name": "Hall"}, headers=bearer(token)
-    )
+    response = client.post("/api/v1/events/other2015/rooms", json={"id": "hall", "name": "Hall"}, headers=bearer(token))
 
     assert response.status_code == 201
     assert response.get_json() == {
@@ -386,9 +380,7 @@ def test_create_session_with_wrong_type_is_bad_request(app, client, admin):
 def test_create_session_with_malformed_json_is_bad_request(app, client, admin):
     before = snapshot(app.config["DATABASE"])
 
-    response = client.post(
-        f"{API}/sessions", data='{"id": "x",', headers={**admin, "Content-Type": "application/json"}
-    )
+    response = client.post(f"{API}/sessions", data='{"id": "x",', headers={**admin, "Content-Type": "application/json"})
 
     assert_error(response, 400)
     assert snapshot(app.config["DATABASE"]) == before
@@ -450,9 +442,7 @@ def test_session_may_start_when_the_last_in_its_room_ends(client, db, admin):
 def test_patch_session_room_raises_sequence_and_version_by_one(client, db, admin):
     before_version, before = version(db), session_row(db, "opening-plenary")
 
-    response = client.patch(
-        f"{API}/sessions/opening-plenary", json={"room": "workshop-room-a"}, headers=admin
-    )
+    response = client.patch(f"{API}/sessions/opening-plenary", json={"room": "workshop-room-a"}, headers=admin)
 
     assert response.status_code == 200
     document = response.get_json()
@@ -682,9 +672,7 @@ def test_patch_item_with_identical_values_changes_nothing(app, client, admin, pl
     client.post(f"{API}/{plural}", json=payload, headers=admin)
     before = snapshot(app.config["DATABASE"])
 
-    response = client.patch(
-        f"{API}/{plural}/{expected['id']}", json={"name": expected["name"]}, headers=admin
-    )
+    response = client.patch(f"{API}/{plural}/{expected['id']}", json={"name": expected["name"]}, headers=admin)
 
     assert response.get_json() == expected
     assert snapshot(app.config["DATABASE"]) == before
@@ -756,9 +744,7 @@ def test_create_item_with_invalid_values_is_refused(app, client, admin, plural, 
 def test_change_unknown_item_is_not_found(app, client, admin, plural, method):
     before = snapshot(app.config["DATABASE"])
 
-    response = send(
-        client, method, f"{API}/{plural}/no-such-item", {"name": "x"} if method == "patch" else None, admin
-    )
+    response = send(client, method, f"{API}/{plural}/no-such-item", {"name": "x"} if method == "patch" else None, admin)
 
     body = assert_error(response, 404, "not_found")
     assert "no-such-item" in body["message"]
@@ -805,9 +791,7 @@ def test_speaker_rename_reaches_their_sessions_and_search(client, db, admin):
     users = USERS_OF[("speakers", "ceo-photonics-sme")]
     before_version = version(db)
 
-    response = client.patch(
-        f"{API}/speakers/ceo-photonics-sme", json={"name": "Zebulon Quagmire"}, headers=admin
-    )
+    response = client.patch(f"{API}/speakers/ceo-photonics-sme", json={"name": "Zebulon Quagmire"}, headers=admin)
 
     assert response.get_json()["name"] == "Zebulon Quagmire"
     for session_id in users:
@@ -857,9 +841,7 @@ def test_write_raising_inside_a_change_rolls_back(app, client, db):
     with pytest.raises(RuntimeError, match="disk on fire"), programme_change(db, EVENT) as log:
         programme_edit.delete_simple(log, "speaker", "ceo-photonics-sme", unlink=True)
         programme_edit.create_item(db, EVENT, "room", {"id": "annex", "name": "Annex"})
-        seen_inside.update(
-            speakers=count(db, "speakers", "ceo-photonics-sme"), rooms=count(db, "rooms", "annex")
-        )
+        seen_inside.update(speakers=count(db, "speakers", "ceo-photonics-sme"), rooms=count(db, "rooms", "annex"))
         raise RuntimeError("disk on fire")
 
     assert seen_inside == {"speakers": 0, "rooms": 1}
@@ -881,9 +863,7 @@ def test_concurrent_patches_of_different_sessions_both_apply(app, db, admin):
     def rename(session_id: str) -> int:
         client = app.test_client()
         barrier.wait(timeout=10)
-        response = client.patch(
-            f"{API}/sessions/{session_id}", json={"title": targets[session_id]}, headers=admin
-        )
+        response = client.patch(f"{API}/sessions/{session_id}", json={"title": targets[session_id]}, headers=admin)
         return response.status_code
 
     with ThreadPoolExecutor(max_workers=len(targets)) as pool:

@@ -70,9 +70,7 @@ def test_if_none_match_forms(client, header):
     etag = client.get(f"{API}/programme").headers["ETag"]
     etag_gzip = client.get(f"{API}/programme", headers={"Accept-Encoding": "gzip"}).headers["ETag"]
 
-    response = client.get(
-        f"{API}/programme", headers={"If-None-Match": header.format(etag=etag, etag_gzip=etag_gzip)}
-    )
+    response = client.get(f"{API}/programme", headers={"If-None-Match": header.format(etag=etag, etag_gzip=etag_gzip)})
 
     assert response.status_code == 304
 

@@ -13,9 +13,7 @@ def test_since_zero_gives_the_whole_programme(client):
     assert (changes["since"], changes["version"]) == (0, 1)
     assert changes["upserts"]["event"] == programme["event"]
     assert changes["upserts"]["sessions"] == [s for d in programme["days"] for s in d["sessions"]]
-    assert sorted(s["id"] for s in changes["upserts"]["speakers"]) == sorted(
-        s["id"] for s in programme["speakers"]
-    )
+    assert sorted(s["id"] for s in changes["upserts"]["speakers"]) == sorted(s["id"] for s in programme["speakers"])
     assert changes["deletions"] == {"sessions": [], "speakers": [], "rooms": [], "tracks": []}
 
 
@@ -62,10 +60,7 @@ def test_each_step_of_the_log_is_answerable(client, admin):
     for title in ("One", "Two", "Three"):
         client.patch(f"{API}/sessions/opening-plenary", json={"title": title}, headers=admin)
 
-    titles = [
-        client.get(f"{API}/changes?since={n}").get_json()["upserts"]["sessions"][0]["title"]
-        for n in (1, 2, 3)
-    ]
+    titles = [client.get(f"{API}/changes?since={n}").get_json()["upserts"]["sessions"][0]["title"] for n in (1, 2, 3)]
 
     assert titles == ["Three", "Three", "Three"]
     assert client.get(f"{API}/changes?since=4").get_json()["upserts"]["sessions"] == []

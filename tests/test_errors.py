@@ -252,9 +252,7 @@ def test_spec_session_keys_match_every_listed_session(client, spec):
     sessions = client.get(f"{API}/sessions").get_json()
 
     assert len(sessions) == 44
-    assert {frozenset(session) for session in sessions} == {
-        frozenset(spec["definitions"]["Session"]["properties"])
-    }
+    assert {frozenset(session) for session in sessions} == {frozenset(spec["definitions"]["Session"]["properties"])}
 
 
 def test_spec_error_definition_has_the_error_keys(client, spec):

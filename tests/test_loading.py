@@ -93,9 +93,7 @@ def test_guid_is_kept_when_a_session_changes(db, builtin):
 
     load_programme(db, changed)
 
-    row = db.conn.execute(
-        "SELECT guid, title, sequence FROM sessions WHERE id = 'opening-plenary'"
-    ).fetchone()
+    row = db.conn.execute("SELECT guid, title, sequence FROM sessions WHERE id = 'opening-plenary'").fetchone()
     assert tuple(row) == (guid, "Renamed", 0)
 
 
@@ -244,17 +242,13 @@ def test_cli_create_token_prints_token_alone_on_last_line(app, client):
 def test_cli_generate_synthetic_writes_a_loadable_file(app, db, tmp_path):
     path = tmp_path / "synthetic.json"
 
-    generated = _cli(app).invoke(
-        args=["generate-synthetic", "--sessions", "300", "--speakers", "120", "-o", str(path)]
-    )
+    generated = _cli(app).invoke(args=["generate-synthetic", "--sessions", "300", "--speakers", "120", "-o", str(path)])
     result = load_file(db, path)
 
     assert generated.exit_code == 0, generated.output
     assert result.created_event and result.slug == "synthetic"
     event_id = db.conn.execute("SELECT id FROM events WHERE slug = 'synthetic'").fetchone()[0]
-    assert (
-        db.conn.execute("SELECT COUNT(*) FROM sessions WHERE event_id = ?", (event_id,)).fetchone()[0] == 300
-    )
+    assert db.conn.execute("SELECT COUNT(*) FROM sessions WHERE event_id = ?", (event_id,)).fetchone()[0] == 300
 
 
 def test_schema_is_safe_to_run_twice(tmp_path):

@@ -88,9 +88,7 @@ def test_gunicorn_serves_the_programme_with_etag_and_gzip(served):
     base, _ = served
 
     status, headers, body = _get(f"{base}/api/v1/events/ecc2014/programme")
-    revalidated, _, empty = _get(
-        f"{base}/api/v1/events/ecc2014/programme", {"If-None-Match": headers["ETag"]}
-    )
+    revalidated, _, empty = _get(f"{base}/api/v1/events/ecc2014/programme", {"If-None-Match": headers["ETag"]})
     _, zipped_headers, zipped = _get(f"{base}/api/v1/events/ecc2014/programme", {"Accept-Encoding": "gzip"})
 
     assert status == 200 and headers["Server"].startswith("gunicorn")

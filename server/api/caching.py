@@ -4,6 +4,8 @@ A response body is a pure function of the URL and the event's version, so each w
 keeps the serialised bytes (and their gzip) per (URL, version): a repeated request costs
 one indexed SELECT of the version. The ETag is a hash of the bytes, so it is strong and
 changes exactly when the bytes do; the gzip variant gets its own tag, as RFC 9110 asks.
+Bodies are JSON or any other bytes (iCalendar feeds); a body that embeds absolute URLs is
+also keyed by the scheme and host the client reached, and may carry a Last-Modified date.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import sqlite_utils
 from flask import Response, current_app, request
+from werkzeug.http import http_date
 
 from server import db as database
 
 _MIN_GZIP_BYTES = 1024
+JSON = "application/json"
 
 
 @dataclass(frozen=True)
@@ -30,13 +35,24 @@ class Representation:
     body: bytes
     etag: str  # without quotes
     gzipped: bytes | None
+    media_type: str = JSON  # the Content-Type header
+    last_modified: datetime | None = None  # aware, UTC, whole seconds
 
     @classmethod
     def of(cls, value: object) -> Representation:
-        body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        """A JSON value, compactly serialised."""
+        return cls.of_bytes(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+    @classmethod
+    def of_bytes(cls, body: bytes, media_type: str = JSON, last_modified: datetime | None = None) -> Representation:
+        """Any body; `last_modified` (aware) becomes the Last-Modified header, to the second."""
         etag = hashlib.sha256(body).hexdigest()[:32]
         gzipped = gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= _MIN_GZIP_BYTES else None
-        return cls(body, etag, gzipped)
+        if last_modified is not None:
+            if last_modified.tzinfo is None:
+                raise ValueError("last_modified must be timezone-aware")
+            last_modified = last_modified.astimezone(UTC).replace(microsecond=0)
+        return cls(body, etag, gzipped, media_type, last_modified)
 
 
 class ResponseCache:
@@ -69,44 +85,73 @@ def _cache() -> ResponseCache:
     return extensions["eventdesk_response_cache"]
 
 
-def request_key() -> str:
-    """The path and the query in a canonical order, so equal requests share an entry."""
+def request_key(*, per_origin: bool = False) -> str:
+    """The path and the query in a canonical order, so equal requests share an entry.
+
+    With `per_origin`, the scheme, host and script root the client reached come first
+    (request.url_root, as ProxyFix sets it): for bodies that embed absolute URLs.
+    """
     query = urlencode(sorted(request.args.items(multi=True)))
-    return f"{request.path}?{query}"
+    origin = request.url_root.rstrip("/") if per_origin else ""
+    return f"{origin}{request.path}?{query}"
 
 
-def cached_json(
-    fingerprint: Callable[[], object], build: Callable[[], object], db: sqlite_utils.Database
+def cached_json(fingerprint: Callable[[], object], build: Callable[[], object], db: sqlite_utils.Database) -> Response:
+    """A JSON body from `build`, cached per URL and `fingerprint` (see `cached`)."""
+    return cached(fingerprint, lambda: Representation.of(build()), db)
+
+
+def cached(
+    fingerprint: Callable[[], object],
+    build: Callable[[], Representation],
+    db: sqlite_utils.Database,
+    *,
+    per_origin: bool = False,
+    private: bool = False,
 ) -> Response:
     """Answer from the cache for this URL at the data's current `fingerprint` (its version).
 
     A hit costs the one fingerprint query. A miss reads the fingerprint again and builds the
-    body inside one snapshot, so the bytes are filed under the version they show.
+    representation inside one snapshot, so the bytes are filed under the version they show.
+    Set `per_origin` when the body embeds absolute URLs built from the request, and
+    `private` when it is one person's data (shared caches must not keep it).
     """
     cache = _cache()
-    representation = cache.get((request_key(), fingerprint()))
+    representation = cache.get((request_key(per_origin=per_origin), fingerprint()))
     if representation is None:
         with database.read(db):
-            key = (request_key(), fingerprint())
-            representation = Representation.of(build())
+            key = (request_key(per_origin=per_origin), fingerprint())
+            representation = build()
         cache.put(key, representation)
-    return conditional_response(representation)
+    return conditional_response(representation, private=private)
 
 
-def conditional_response(representation: Representation) -> Response:
+def conditional_response(representation: Representation, *, private: bool = False) -> Response:
     use_gzip = representation.gzipped is not None and request.accept_encodings["gzip"] > 0
     etag = representation.etag + ("-gzip" if use_gzip else "")
     headers = {
         "ETag": f'"{etag}"',
         "Vary": "Accept-Encoding",
-        "Cache-Control": _cache_control(),
+        "Cache-Control": "private, no-cache" if private else _cache_control(),
     }
-    if _matches(representation.etag):
+    if _not_modified(representation):
         return Response(status=304, headers=headers)
+    if representation.last_modified is not None:
+        headers["Last-Modified"] = http_date(representation.last_modified)
     if use_gzip:
         headers["Content-Encoding"] = "gzip"
-        return Response(representation.gzipped, mimetype="application/json", headers=headers)
-    return Response(representation.body, mimetype="application/json", headers=headers)
+        return Response(representation.gzipped, content_type=representation.media_type, headers=headers)
+    return Response(representation.body, content_type=representation.media_type, headers=headers)
+
+
+def _not_modified(representation: Representation) -> bool:
+    """RFC 9110 §13.2.2: If-None-Match decides when sent; If-Modified-Since only without it."""
+    if "If-None-Match" in request.headers:
+        return _matches(representation.etag)
+    if representation.last_modified is None or request.method not in ("GET", "HEAD"):
+        return False
+    since = request.if_modified_since  # None when absent or not an HTTP-date: then ignored
+    return since is not None and representation.last_modified <= since
 
 
 def _matches(etag: str) -> bool:

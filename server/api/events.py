@@ -49,9 +49,7 @@ event = ns.model(
         "capacity": fields.Integer(description="Expected attendance, or null"),
         "organiser": fields.String(description="Who runs the event"),
         "url": fields.String(description="Public web page, or empty"),
-        "notice": fields.String(
-            description="A note to show with the programme (e.g. that it is illustrative)"
-        ),
+        "notice": fields.String(description="A note to show with the programme (e.g. that it is illustrative)"),
         "themes": fields.List(fields.String, description="Themes"),
         "guiding_questions": fields.List(fields.String, description="Questions the event sets out to answer"),
         "previous_editions": fields.List(fields.Nested(edition), description="Earlier editions"),
@@ -69,9 +67,7 @@ programme_model = ns.model(
         "rooms": fields.List(fields.Nested(room), description="Rooms in display order"),
         "tracks": fields.List(fields.Nested(track), description="Tracks in display order"),
         "speakers": fields.List(fields.Nested(speaker), description="Speakers by name"),
-        "days": fields.List(
-            fields.Nested(programme_day), description="Days with their sessions in time order"
-        ),
+        "days": fields.List(fields.Nested(programme_day), description="Days with their sessions in time order"),
     },
 )
 
@@ -91,11 +87,7 @@ def _per_kind(ns: Namespace, name: str, item, description: str):
 upserts = ns.clone(
     "Upserts",
     _per_kind(ns, "UpsertLists", fields.Nested, "created or changed, in their current state"),
-    {
-        "event": fields.Nested(
-            event, allow_null=True, description="The event, if its details changed; else null"
-        )
-    },
+    {"event": fields.Nested(event, allow_null=True, description="The event, if its details changed; else null")},
 )
 deletions = _per_kind(ns, "Deletions", lambda _model: fields.String, "deleted (their ids)")
 changes = ns.model(

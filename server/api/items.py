@@ -120,9 +120,7 @@ KINDS = [
 
 
 def build_namespace(kind: Kind) -> Namespace:
-    ns = Namespace(
-        kind.plural, description=f"Programme {kind.plural}", path=f"/events/<string:event>/{kind.plural}"
-    )
+    ns = Namespace(kind.plural, description=f"Programme {kind.plural}", path=f"/events/<string:event>/{kind.plural}")
     error = error_model(ns)
     write_result = write_result_model(ns)
     title = kind.name.capitalize()

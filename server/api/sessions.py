@@ -71,9 +71,7 @@ def _session_input_fields(create: bool) -> dict:
             example="2014-10-20T14:00",
             description="ISO 8601; without an offset it is local to the event's zone",
         ),
-        "end": fields.String(
-            required=create, example="2014-10-20T15:30", description="ISO 8601, after start"
-        ),
+        "end": fields.String(required=create, example="2014-10-20T15:30", description="ISO 8601, after start"),
         "room": NullableString(description="Room id; null for none"),
         "track": NullableString(description="Track id; null for none"),
         "abstract": fields.String(description="Plain-text description"),
