@@ -119,7 +119,7 @@ def _secret() -> bytes:
 
 def subscription(token: str, name: str) -> dict:
     """The ways to subscribe to a feed, using the scheme and host the client reached us by."""
-    https = f"{request.host_url}api/v1/calendars/{token}.ics"
+    https = f"{request.url_root}api/v1/calendars/{token}.ics"
     webcal = "webcal://" + https.split("://", 1)[1]
     return {
         "https": https,
