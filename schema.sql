@@ -192,3 +192,77 @@ CREATE TABLE IF NOT EXISTS schedule_items (
 );
 -- Seats taken per session, counted when a session has a capacity.
 CREATE INDEX IF NOT EXISTS schedule_items_by_session ON schedule_items (event_id, session_id);
+
+-- Ed25519 keys that sign an event's tickets. Only public keys live here; each private key is
+-- a file of mode 0600 in DATA_DIR/keys/. A retired key still verifies the tickets it signed.
+CREATE TABLE IF NOT EXISTS ticket_keys (
+    event_id    INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    kid         TEXT NOT NULL,            -- first 16 hex digits of SHA-256 of the public key
+    public_key  TEXT NOT NULL,            -- 32 raw bytes, base64
+    created_at  TEXT NOT NULL,
+    retired_at  TEXT,                     -- set when a newer key takes over signing
+    PRIMARY KEY (event_id, kid)
+);
+
+-- Ticket serials. Re-issuing revokes the old serial; erasing an attendee revokes theirs and
+-- forgets who held it, so doors learn the code is dead without keeping personal data.
+CREATE TABLE IF NOT EXISTS tickets (
+    serial       TEXT PRIMARY KEY,        -- 16 hex digits (64 random bits)
+    event_id     INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    attendee_pk  INTEGER REFERENCES attendees(pk) ON DELETE SET NULL,
+    issued_at    TEXT NOT NULL,
+    revoked_at   TEXT
+);
+CREATE INDEX IF NOT EXISTS tickets_by_attendee ON tickets (attendee_pk, revoked_at);
+CREATE INDEX IF NOT EXISTS tickets_by_event ON tickets (event_id, revoked_at);
+
+-- Check-in lists: who may pass which door when. audience 'all', 'categories' (the JSON list
+-- in `categories`) or 'explicit' (the rows of checkin_list_members).
+CREATE TABLE IF NOT EXISTS checkin_lists (
+    pk             INTEGER PRIMARY KEY,
+    event_id       INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    id             TEXT NOT NULL,
+    name           TEXT NOT NULL,
+    starts_at      TEXT NOT NULL,         -- UTC instant the doors open
+    ends_at        TEXT NOT NULL,         -- UTC instant they close
+    audience       TEXT NOT NULL DEFAULT 'all' CHECK (audience IN ('all', 'categories', 'explicit')),
+    categories     TEXT NOT NULL DEFAULT '[]',
+    allow_reentry  INTEGER NOT NULL DEFAULT 1,
+    updated_at     TEXT NOT NULL,
+    UNIQUE (event_id, id),
+    UNIQUE (event_id, name),
+    CHECK (ends_at > starts_at)
+);
+
+CREATE TABLE IF NOT EXISTS checkin_list_members (
+    list_pk      INTEGER NOT NULL REFERENCES checkin_lists(pk) ON DELETE CASCADE,
+    attendee_pk  INTEGER NOT NULL REFERENCES attendees(pk) ON DELETE CASCADE,
+    PRIMARY KEY (list_pk, attendee_pk)
+);
+
+-- Every scan attempt, accepted or not: the audit log and the source of "who is inside".
+-- The raw payload is never kept, only its SHA-256. A repeated (device, scan_id) is answered
+-- from the stored `response` and records nothing new.
+CREATE TABLE IF NOT EXISTS scans (
+    pk            INTEGER PRIMARY KEY,
+    event_id      INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    device_id     INTEGER REFERENCES api_tokens(id),   -- the door or admin token that sent it
+    scan_id       TEXT NOT NULL,
+    list_pk       INTEGER REFERENCES checkin_lists(pk) ON DELETE SET NULL,
+    type          TEXT NOT NULL CHECK (type IN ('entry', 'exit')),
+    source        TEXT NOT NULL CHECK (source IN ('online', 'offline', 'desk')),
+    payload_hash  TEXT NOT NULL DEFAULT '',
+    serial        TEXT,                   -- when the code verified
+    attendee_pk   INTEGER REFERENCES attendees(pk) ON DELETE SET NULL,
+    result        TEXT NOT NULL CHECK (result IN ('ok', 'already_checked_in', 'revoked',
+                      'invalid_signature', 'unknown_ticket', 'wrong_event', 'not_on_list', 'malformed')),
+    conflict      INTEGER NOT NULL DEFAULT 0,  -- 1: a later entry of someone already inside
+    undone_at     TEXT,                   -- a desk undo of an accepted scan ...
+    undone_by     INTEGER REFERENCES api_tokens(id),   -- ... and who did it
+    scanned_at    TEXT NOT NULL,          -- door time, UTC
+    received_at   TEXT NOT NULL,          -- server time, UTC
+    response      TEXT NOT NULL,          -- the JSON answer, repeated for a repeated scan_id
+    UNIQUE (event_id, device_id, scan_id)
+);
+CREATE INDEX IF NOT EXISTS scans_by_attendee ON scans (list_pk, attendee_pk, scanned_at);
+CREATE INDEX IF NOT EXISTS scans_by_time ON scans (event_id, scanned_at);

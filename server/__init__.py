@@ -33,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
         if "DATA_DIR" in test_config and "DATABASE" not in test_config:
             app.config["DATABASE"] = str(Path(test_config["DATA_DIR"]) / "eventdesk.sqlite3")
+    app.config.setdefault("KEYS_DIR", str(Path(app.config["DATA_DIR"]) / "keys"))
 
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:

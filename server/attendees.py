@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from server import clock, db as database
+from server import clock, db as database, tickets
 from server.auth import ATTENDEE_PREFIX, hash_token
 from server.errors import Conflict, NotFound, ValidationError
 from server.programme import get_event
@@ -135,6 +135,7 @@ def create_attendee(db: sqlite_utils.Database, slug: str, data: dict) -> tuple[d
             list(row.values()),
         )
         created = _row(db, event, row["id"])
+        tickets.issue_ticket(db, event["id"], created["pk"])
     return attendee_document(created, slug), token
 
 
@@ -188,9 +189,13 @@ def update_attendee(db: sqlite_utils.Database, slug: str, attendee_id: str, data
 
 
 def delete_attendee(db: sqlite_utils.Database, slug: str, attendee_id: str) -> None:
-    """Erase the attendee and everything personal about them (schedule, tokens)."""
+    """Erase the attendee and everything personal about them (schedule, tokens).
+
+    Their ticket serials stay, revoked and anonymous, so doors learn the codes are dead.
+    """
     with database.write(db):
         row = _row(db, get_event(db, slug), attendee_id)
+        tickets.revoke_tickets(db, row["pk"])
         db.conn.execute("DELETE FROM attendees WHERE pk = ?", (row["pk"],))
 
 
@@ -338,6 +343,11 @@ def import_attendees(db: sqlite_utils.Database, slug: str, text: str, *, issue_t
             "INSERT INTO attendees (id, event_id, name, email, organisation, country, category, "
             "api_token_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             inserts,
+        )
+        db.conn.executemany(
+            "INSERT INTO tickets (serial, event_id, attendee_pk, issued_at) "
+            "SELECT ?, event_id, pk, ? FROM attendees WHERE id = ?",
+            [(tickets.new_serial(), stamp, row[0]) for row in inserts],
         )
         db.conn.executemany(
             "UPDATE attendees SET name = ?, email = ?, organisation = ?, country = ?, category = ?, "

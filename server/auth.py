@@ -83,3 +83,16 @@ def require_role(token: dict, role: str, event_slug: str | None = None) -> None:
         raise Forbidden(f"this needs a token with role {role!r}; yours has role {token['role']!r}")
     if event_slug is not None and token["event_slug"] not in (None, event_slug):
         raise Forbidden(f"this token is for event {token['event_slug']!r}, not {event_slug!r}")
+
+
+def revoke_device(db: sqlite_utils.Database, event_id: int, device_id: int) -> bool:
+    """Revoke a door token by its number; False if no such device in the event."""
+    with database.write(db):
+        row = db.conn.execute(
+            "SELECT revoked_at FROM api_tokens WHERE id = ? AND role = 'door' AND event_id = ?", (device_id, event_id)
+        ).fetchone()
+        if row is None:
+            return False
+        if row[0] is None:
+            db.conn.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", (clock.utc_stamp(), device_id))
+    return True

@@ -114,6 +114,25 @@ def create_token_command(role: str, event_slug: str | None, label: str) -> None:
     click.echo(token)
 
 
+@commands.command("create-device")
+@click.option("--event", "event_slug", required=True, help="The event whose doors the device scans.")
+@click.option("--name", required=True, help='What door staff call it, e.g. "Door A".')
+@with_appcontext
+def create_device_command(event_slug: str, name: str) -> None:
+    """Register a door device: its token (role door, one event) is printed once, alone on the last line.
+
+    \b
+    Example:
+      TOKEN=$(eventdesk-server create-device --event ecc2014 --name "Door A" | tail -n 1)
+    """
+    try:
+        token = auth.create_token(open_for_cli(), "door", event_slug=event_slug, label=name.strip())
+    except DomainError as problem:
+        _fail(problem)
+    click.echo(f"door device {name!r} for event {event_slug} (store the token now; it cannot be shown again):")
+    click.echo(token)
+
+
 @commands.command("revoke-token")
 @click.argument("token")
 @with_appcontext

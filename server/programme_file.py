@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from server import clock, db as database
+from server import checkin_lists, clock, db as database
 from server.errors import ValidationError
 from server.programme_edit import ChangeLog, delete_session_row, delete_simple, write_session, write_simple
 from server.validation import Errors, Refs, clean_event, clean_room, clean_session, clean_speaker, clean_track
@@ -64,6 +64,7 @@ class CleanProgramme:
     tracks: list[dict]
     speakers: list[dict]
     sessions: list[dict]
+    checkin_lists: list[dict] = field(default_factory=list)
 
 
 def validate_programme(document: object) -> CleanProgramme:
@@ -74,15 +75,15 @@ def validate_programme(document: object) -> CleanProgramme:
     if document.get("format") != FORMAT:
         errors.add("format", f"must be {FORMAT!r}")
     event = clean_event(document.get("event"), Errors(prefix="event.", messages=errors.messages))
-    lists = {}
+    by_kind = {}
     for kind, cleaner in (("rooms", clean_room), ("tracks", clean_track), ("speakers", clean_speaker)):
-        lists[kind] = _clean_list(document, kind, errors, cleaner)
+        by_kind[kind] = _clean_list(document, kind, errors, cleaner)
     refs = Refs(
-        rooms={item["id"] for item in lists["rooms"] if item.get("id")},
-        tracks={item["id"] for item in lists["tracks"] if item.get("id")},
-        speakers={item["id"] for item in lists["speakers"] if item.get("id")},
+        rooms={item["id"] for item in by_kind["rooms"] if item.get("id")},
+        tracks={item["id"] for item in by_kind["tracks"] if item.get("id")},
+        speakers={item["id"] for item in by_kind["speakers"] if item.get("id")},
     )
-    sessions = []
+    sessions, lists = [], []
     if errors.messages.keys() & {"event.timezone", "event.start_date", "event.end_date"} or not event.get("timezone"):
         errors.add("sessions", "not checked until the event's timezone and dates are valid")
     else:
@@ -90,16 +91,19 @@ def validate_programme(document: object) -> CleanProgramme:
             document, "sessions", errors, lambda item, e: clean_session(item, e, event=event, refs=refs)
         )
         _check_rooms_free(sessions, errors)
+        lists = _clean_list(
+            document, "checkin_lists", errors, lambda item, e: checkin_lists.clean_list(item, e, event=event)
+        )
     if errors:
         count = len(errors.messages)
         raise ValidationError(
             f"the programme file has {count} problem{'s' if count > 1 else ''}", fields=errors.messages
         )
-    for position, item in enumerate(lists["rooms"]):
+    for position, item in enumerate(by_kind["rooms"]):
         item["position"] = position
-    for position, item in enumerate(lists["tracks"]):
+    for position, item in enumerate(by_kind["tracks"]):
         item["position"] = position
-    return CleanProgramme(event, lists["rooms"], lists["tracks"], lists["speakers"], sessions)
+    return CleanProgramme(event, by_kind["rooms"], by_kind["tracks"], by_kind["speakers"], sessions, lists)
 
 
 def _clean_list(document: dict, kind: str, errors: Errors, cleaner) -> list[dict]:
@@ -175,6 +179,7 @@ def load_programme(db: sqlite_utils.Database, document: object) -> LoadResult:
             wanted = {values["id"] for values in items}
             for item_id in _existing(db, kind + "s", event["id"]).keys() - wanted:
                 delete_simple(log, kind, item_id)
+        _sync_checkin_lists(db, event, programme.checkin_lists)
         log.finish()
     return LoadResult(slug, created, version_before, event["version"], log.counts)
 
@@ -242,6 +247,19 @@ def _update_event(db, event: dict, values: dict) -> None:
     assignments = ", ".join(f"{name} = ?" for name in row)
     db.conn.execute(f"UPDATE events SET {assignments} WHERE id = ?", [*row.values(), event["id"]])  # noqa: S608
     event.update(row)
+
+
+def _sync_checkin_lists(db, event: dict, lists: list[dict]) -> None:
+    """Lists in the file are created or brought in line; lists made by admins are left alone.
+
+    They are door settings, not programme content, so they do not bump the version.
+    """
+    existing = {row["id"]: dict(row) for row in db.conn.execute(
+        "SELECT * FROM checkin_lists WHERE event_id = ?", (event["id"],))}  # fmt: skip
+    for values in lists:
+        current = existing.get(values["id"])
+        if current is None or any(current[name] != value for name, value in values.items()):
+            checkin_lists.upsert_list(db, event, values)
 
 
 def _sync_days(db, event: dict) -> None:

@@ -22,3 +22,17 @@ def qr_svg(text: str) -> str:
     code.add_data(text)
     code.make(fit=True)
     return code.make_image(image_factory=PixelSizedSvg).to_string(encoding="unicode")
+
+
+def qr_png(text: str, pixels_per_module: int = 10) -> bytes:
+    """A PNG QR code (error correction M, 4-module quiet zone), about 400 px: a phone screen's width."""
+    import io
+
+    import qrcode
+
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4, box_size=pixels_per_module)
+    code.add_data(text)
+    code.make(fit=True)
+    out = io.BytesIO()
+    code.make_image().save(out, format="PNG")
+    return out.getvalue()

@@ -6,7 +6,7 @@ from flask import Blueprint
 from flask_restx import Api
 
 from server import __version__
-from server.api import attendees, calendars, events, items, me, sessions
+from server.api import attendees, calendars, checkins, doors, events, items, me, sessions, tickets
 from server.api.security import AUTHORIZATIONS
 from server.web import error_response
 
@@ -34,6 +34,10 @@ api.add_namespace(events.ns)
 api.add_namespace(sessions.ns)
 api.add_namespace(calendars.ns)
 api.add_namespace(calendars.personal)
+api.add_namespace(tickets.ns)
+api.add_namespace(tickets.mine)
+api.add_namespace(checkins.ns)
+api.add_namespace(doors.ns)
 for namespace in items.namespaces:
     api.add_namespace(namespace)
 api.add_namespace(attendees.ns)

@@ -46,3 +46,18 @@ def attendee_required(method: Callable) -> Callable:
         return method(*args, **kwargs)
 
     return wrapper
+
+
+def door_required(method: Callable) -> Callable:
+    """A door device's token for the event in the URL (an admin may act as a door too)."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        token = auth.authenticate(get_db(), request.headers.get("Authorization"))
+        if token["role"] not in ("door", "admin"):
+            raise Forbidden(f"this needs a door device's or an admin's token; yours has role {token['role']!r}")
+        auth.require_role(token, token["role"], kwargs.get("event"))
+        g.token = token
+        return method(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,198 @@
+"""Setting up doors (admin): check-in lists, their members, and door devices."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_restx import Namespace, Resource, fields
+
+from server import auth, checkin_lists
+from server.api.common import error_model
+from server.api.security import admin_required
+from server.db_app import get_db
+from server.errors import BadParameter, NotFound
+from server.programme import get_event
+
+ns = Namespace("doors", description="Check-in lists and door devices (admin)", path="/events/<string:event>")
+error = error_model(ns)
+ADMIN = {401: ("No valid token", error), 403: ("Not an admin of this event", error)}
+
+checkin_list = ns.model(
+    "CheckinList",
+    {
+        "id": fields.String(description="Stable id, e.g. day1-entrance"),
+        "name": fields.String(description="Name door staff see and may type, e.g. 'Day 1 entrance'"),
+        "start": fields.String(description="Doors open (ISO 8601, event zone)"),
+        "end": fields.String(description="Doors close"),
+        "audience": fields.String(enum=list(checkin_lists.AUDIENCES), description="Who the list admits"),
+        "categories": fields.List(fields.String, description="For audience 'categories': which"),
+        "allow_reentry": fields.Boolean(description="May people enter again after an exit"),
+        "members": fields.Integer(description="For audience 'explicit': how many named attendees, else null"),
+    },
+)
+list_input = ns.model(
+    "CheckinListInput",
+    {
+        "id": fields.String(required=True, description="Stable id"),
+        "name": fields.String(required=True, description="Name"),
+        "start": fields.String(required=True, description="ISO 8601; without offset, local to the event"),
+        "end": fields.String(required=True, description="ISO 8601, after start"),
+        "audience": fields.String(enum=list(checkin_lists.AUDIENCES), default="all", description="Who it admits"),
+        "categories": fields.List(fields.String, description="Categories, for audience 'categories'"),
+        "allow_reentry": fields.Boolean(default=True, description="Re-entry after exit allowed"),
+    },
+)
+members_input = ns.model(
+    "ListMembers", {"attendees": fields.List(fields.String, required=True, description="Attendee ids")}
+)
+device = ns.model(
+    "Device",
+    {
+        "id": fields.Integer(description="Device number"),
+        "name": fields.String(description="e.g. 'Door A'"),
+        "created_at": fields.String(description="Issued at"),
+        "revoked": fields.Boolean(description="Whether its token was revoked"),
+    },
+)
+new_device = ns.clone("NewDevice", device, {"token": fields.String(description="The door token: shown once")})
+
+
+def _json() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadParameter("send a JSON object", fields={"body": "must be a JSON object"})
+    return body
+
+
+@ns.route("/checkin-lists")
+@ns.param("event", "Event slug, e.g. ecc2014")
+class CheckinLists(Resource):
+    @ns.response(200, "The event's check-in lists", [checkin_list])
+    @ns.doc(security="bearer", responses=ADMIN)
+    @admin_required
+    def get(self, event):
+        """List the check-in lists (admin; doors get them in the door bundle)."""
+        db = get_db()
+        return checkin_lists.list_lists(db, get_event(db, event))
+
+    @ns.expect(list_input, validate=False)
+    @ns.response(201, "Created", checkin_list)
+    @ns.response(409, "Id or name taken", error)
+    @ns.response(422, "Invalid values", error)
+    @ns.doc(security="bearer", responses=ADMIN)
+    @admin_required
+    def post(self, event):
+        """Create a check-in list (admin)."""
+        return checkin_lists.create_list(get_db(), event, _json()), 201
+
+
+@ns.route("/checkin-lists/<string:ref>")
+@ns.param("event", "Event slug, e.g. ecc2014")
+@ns.param("ref", "List id or name")
+@ns.doc(security="bearer", responses=ADMIN)
+class CheckinListItem(Resource):
+    @ns.response(200, "The list", checkin_list)
+    @ns.response(404, "Unknown list", error)
+    @admin_required
+    def get(self, event, ref):
+        """One check-in list (admin)."""
+        return checkin_lists.get_list(get_db(), event, ref)
+
+    @ns.response(200, "Updated", checkin_list)
+    @ns.response(404, "Unknown list", error)
+    @ns.response(422, "Invalid values", error)
+    @admin_required
+    def patch(self, event, ref):
+        """Change a list's window, audience or re-entry rule (admin)."""
+        return checkin_lists.update_list(get_db(), event, ref, _json())
+
+    @ns.response(204, "Deleted; its scans stay in the audit log")
+    @ns.response(404, "Unknown list", error)
+    @admin_required
+    def delete(self, event, ref):
+        """Delete a check-in list (admin)."""
+        checkin_lists.delete_list(get_db(), event, ref)
+        return "", 204
+
+
+@ns.route("/checkin-lists/<string:ref>/members")
+@ns.param("event", "Event slug, e.g. ecc2014")
+@ns.param("ref", "List id or name")
+@ns.doc(security="bearer", responses=ADMIN)
+class CheckinListMembers(Resource):
+    @ns.expect(members_input, validate=False)
+    @ns.response(200, "Added", checkin_list)
+    @ns.response(404, "Unknown list or attendee", error)
+    @admin_required
+    def post(self, event, ref):
+        """Add named attendees to an explicit list, e.g. the matchmaking participants (admin)."""
+        return checkin_lists.set_members(get_db(), event, ref, _attendee_ids(), add=True)
+
+    @ns.expect(members_input, validate=False)
+    @ns.response(200, "Removed", checkin_list)
+    @ns.response(404, "Unknown list or attendee", error)
+    @admin_required
+    def delete(self, event, ref):
+        """Remove named attendees from an explicit list (admin)."""
+        return checkin_lists.set_members(get_db(), event, ref, _attendee_ids(), add=False)
+
+
+def _attendee_ids() -> list[str]:
+    ids = _json().get("attendees")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids) or len(ids) > 10_000:
+        raise BadParameter("attendees must be a list of attendee ids", fields={"attendees": "1 to 10000 ids"})
+    return ids
+
+
+def _device_document(row) -> dict:
+    return {
+        "id": row["id"],
+        "name": row["label"],
+        "created_at": row["created_at"],
+        "revoked": row["revoked_at"] is not None,
+    }
+
+
+@ns.route("/devices")
+@ns.param("event", "Event slug, e.g. ecc2014")
+@ns.doc(security="bearer", responses=ADMIN)
+class Devices(Resource):
+    @ns.response(200, "The event's door devices", [device])
+    @admin_required
+    def get(self, event):
+        """List door devices (admin)."""
+        db = get_db()
+        rows = db.conn.execute(
+            "SELECT * FROM api_tokens WHERE role = 'door' AND event_id = ? ORDER BY id", (get_event(db, event)["id"],)
+        )
+        return [_device_document(row) for row in rows]
+
+    @ns.response(201, "Created; the token is shown this once", new_device)
+    @ns.response(422, "No name", error)
+    @admin_required
+    def post(self, event):
+        """Register a door device and issue its token (role door, this event only) (admin)."""
+        name = _json().get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise BadParameter("a device needs a name", fields={"name": "is required, e.g. 'Door A'"})
+        db = get_db()
+        token = auth.create_token(db, "door", event_slug=event, label=name.strip())
+        row = db.conn.execute("SELECT * FROM api_tokens WHERE token_hash = ?", (auth.hash_token(token),)).fetchone()
+        return {**_device_document(row), "token": token}, 201
+
+
+@ns.route("/devices/<int:device_id>")
+@ns.param("event", "Event slug, e.g. ecc2014")
+@ns.param("device_id", "Device number")
+@ns.doc(security="bearer", responses=ADMIN)
+class DeviceItem(Resource):
+    @ns.response(200, "Revoked: the device's token no longer works", device)
+    @ns.response(404, "Unknown device", error)
+    @admin_required
+    def delete(self, event, device_id):
+        """Revoke a door device's token (admin)."""
+        db = get_db()
+        event_id = get_event(db, event)["id"]
+        if not auth.revoke_device(db, event_id, device_id):
+            raise NotFound(f"no device {device_id} in event {event!r}", resource="device")
+        row = db.conn.execute("SELECT * FROM api_tokens WHERE id = ?", (device_id,)).fetchone()
+        return _device_document(row)

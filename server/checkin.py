@@ -1,0 +1,301 @@
+"""Redeeming scans: one verdict per attempt, decided and recorded in one transaction.
+
+Online scans, offline batches and desk check-ins all go through `_judge`, inside
+BEGIN IMMEDIATE, so two doors scanning one ticket at once get exactly one `ok`. Every attempt
+is stored (the audit log); a repeated (device, scan_id) gets the stored answer again.
+Offline scans are judged by their door time: the earliest entry wins, later ones are kept
+and flagged as conflicts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from server import clock, db as database, ticketcode, tickets
+from server.checkin_lists import admits, resolve_list
+from server.errors import BadParameter, NotFound
+from server.programme import get_event
+
+RESULTS = (
+    "ok", "already_checked_in", "revoked", "invalid_signature", "unknown_ticket", "wrong_event",
+    "not_on_list", "malformed",
+)  # fmt: skip
+HTTP_STATUS = {
+    "ok": 201,
+    "already_checked_in": 409,
+    "revoked": 403,
+    "invalid_signature": 400,
+    "wrong_event": 400,
+    "malformed": 400,
+    "unknown_ticket": 404,
+    "not_on_list": 404,
+}
+MESSAGES = {
+    "ok": "Welcome",
+    "already_checked_in": "Already checked in",
+    "revoked": "This ticket was revoked (re-issued or cancelled)",
+    "invalid_signature": "Forged or damaged code: the signature does not match",
+    "unknown_ticket": "No such ticket",
+    "wrong_event": "This ticket is for another event",
+    "not_on_list": "Not admitted through this door at this time",
+    "malformed": "Not a readable Eventdesk ticket",
+}
+CLOCK_SKEW = timedelta(minutes=2)
+
+
+@dataclass
+class Scan:
+    """One attempt as a device reports it."""
+
+    scan_id: str
+    list_ref: str
+    payload: str = ""
+    type: str = "entry"
+    scanned_at: str | None = None
+
+
+def check_scan(data: object, *, offline: bool = False) -> Scan:
+    """The request's fields, or a 400 naming the bad one (such a request is no scan attempt)."""
+    if not isinstance(data, dict):
+        raise BadParameter("a scan must be a JSON object", fields={"body": "must be an object"})
+    fields = {}
+    for name in ("payload", "list", "scan_id"):
+        if not isinstance(data.get(name), str) or not data[name].strip():
+            fields[name] = "is required (a string)"
+    if data.get("type", "entry") not in ("entry", "exit"):
+        fields["type"] = "must be entry or exit"
+    scanned_at = data.get("scanned_at")
+    if (offline and scanned_at is None) or (scanned_at is not None and not isinstance(scanned_at, str)):
+        fields["scanned_at"] = "is required for offline scans (ISO 8601 with offset)" if offline else "must be a string"
+    if isinstance(data.get("scan_id"), str) and len(data["scan_id"]) > 200:
+        fields["scan_id"] = "must be at most 200 characters"
+    if fields:
+        raise BadParameter("invalid scan: " + ", ".join(sorted(fields)), fields=fields)
+    return Scan(data["scan_id"].strip(), data["list"].strip(), data["payload"], data.get("type", "entry"), scanned_at)
+
+
+def _door_time(scan: Scan, now: datetime) -> datetime | None:
+    """The moment the scan happened at the door; None if unreadable or in the future."""
+    if scan.scanned_at is None:
+        return now
+    try:
+        moment = datetime.fromisoformat(scan.scanned_at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None or moment > now + CLOCK_SKEW:
+        return None
+    return moment
+
+
+def _previous(db, scan: Scan, device_id: int | None, event_id: int) -> dict | None:
+    row = db.conn.execute(
+        "SELECT response FROM scans WHERE event_id = ? AND device_id IS ? AND scan_id = ?",
+        (event_id, device_id, scan.scan_id),
+    ).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def _attendee_view(db, attendee_pk: int | None) -> dict | None:
+    if attendee_pk is None:
+        return None
+    row = db.conn.execute(
+        "SELECT id, name, organisation, category FROM attendees WHERE pk = ?", (attendee_pk,)
+    ).fetchone()
+    return dict(row) if row else None
+
+
+def _timeline(db, list_pk: int, attendee_pk: int) -> list[dict]:
+    rows = db.conn.execute(
+        "SELECT s.pk, s.type, s.scanned_at, t.label AS device FROM scans s "
+        "LEFT JOIN api_tokens t ON t.id = s.device_id "
+        "WHERE s.list_pk = ? AND s.attendee_pk = ? AND s.result = 'ok' AND s.undone_at IS NULL "
+        "ORDER BY s.scanned_at, s.pk",
+        (list_pk, attendee_pk),
+    )
+    return [dict(row) for row in rows]
+
+
+def _entry_verdict(db, list_row: dict, attendee_pk: int, stamp: str) -> tuple[str, dict | None, list[int]]:
+    """ok or already_checked_in at door time `stamp`, the first entry, and later entries it supersedes."""
+    accepted = _timeline(db, list_row["pk"], attendee_pk)
+    before = [scan for scan in accepted if scan["scanned_at"] <= stamp]
+    after = [scan for scan in accepted if scan["scanned_at"] > stamp]
+    entries = [scan for scan in accepted if scan["type"] == "entry"]
+    first = entries[0] if entries else None
+    inside = bool(before) and before[-1]["type"] == "entry"
+    entered_before = any(scan["type"] == "entry" for scan in before)
+    if inside or (entered_before and not list_row["allow_reentry"]):
+        return "already_checked_in", first, []
+    superseded = []
+    for scan in after:  # entries after this one, until the next exit, now repeat it
+        if scan["type"] == "exit":
+            break
+        superseded.append(scan["pk"])
+    return "ok", first, superseded
+
+
+def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, now: datetime, keys: list[bytes],
+           attendee_pk: int | None = None) -> tuple[dict, int]:  # fmt: skip
+    """Decide and record one attempt (inside the caller's write transaction)."""
+    previous = _previous(db, scan, device_id, event["id"])
+    if previous is not None:
+        return previous, HTTP_STATUS[previous["result"]]
+    try:
+        list_row = resolve_list(db, event, scan.list_ref)
+    except NotFound:
+        if source == "online":
+            raise  # the device can fix its request; offline scans are kept whatever they say
+        list_row = None
+    moment = _door_time(scan, now)
+    serial = conflict = None
+    first = None
+    superseded: list[int] = []
+    result = "ok"
+    if moment is None or list_row is None:
+        result, moment = "malformed", moment or now
+    elif attendee_pk is None:
+        result, serial, attendee_pk = _read_ticket(db, event, scan.payload, keys)
+    stamp = clock.utc_stamp(moment)
+    zone = ZoneInfo(event["timezone"])
+    if result == "ok":
+        category = db.conn.execute("SELECT category FROM attendees WHERE pk = ?", (attendee_pk,)).fetchone()[0]
+        member = db.conn.execute(
+            "SELECT 1 FROM checkin_list_members WHERE list_pk = ? AND attendee_pk = ?", (list_row["pk"], attendee_pk)
+        ).fetchone()
+        in_window = list_row["starts_at"] <= stamp < list_row["ends_at"]
+        if not (admits(list_row, category, bool(member)) and in_window):
+            result = "not_on_list"
+    if result == "ok" and scan.type == "entry":
+        result, first, superseded = _entry_verdict(db, list_row, attendee_pk, stamp)
+        conflict = result == "already_checked_in"
+    response = {
+        "result": result,
+        "message": MESSAGES[result],
+        "scan_id": scan.scan_id,
+        "list": list_row["id"] if list_row else scan.list_ref,
+        "type": scan.type,
+        "scanned_at": clock.parse_stamp(stamp).astimezone(zone).isoformat(),
+        "source": source,
+        "serial": serial,
+        "attendee": _attendee_view(db, attendee_pk) if result not in ("malformed", "invalid_signature") else None,
+        "conflict": bool(conflict),
+    }
+    if first is not None and result == "already_checked_in":
+        response["first_entry"] = {
+            "at": clock.parse_stamp(first["scanned_at"]).astimezone(zone).isoformat(),
+            "device": first["device"],
+        }
+    if result != "ok":
+        response["error"] = result
+    db.conn.execute(
+        "INSERT INTO scans (event_id, device_id, scan_id, list_pk, type, source, payload_hash, serial, attendee_pk, "
+        "result, conflict, scanned_at, received_at, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            event["id"], device_id, scan.scan_id, list_row["pk"] if list_row else None, scan.type, source,
+            hashlib.sha256(scan.payload.encode("utf-8")).hexdigest() if scan.payload else "",
+            serial, attendee_pk, result, int(bool(conflict)), stamp, clock.utc_stamp(now), json.dumps(response),
+        ),
+    )  # fmt: skip
+    if superseded:
+        db.conn.executemany("UPDATE scans SET conflict = 1 WHERE pk = ?", [(pk,) for pk in superseded])
+    return response, HTTP_STATUS[result]
+
+
+def _read_ticket(db, event: dict, payload: str, keys: list[bytes]) -> tuple[str, str | None, int | None]:
+    """(result so far, serial, attendee_pk) from the scanned text."""
+    try:
+        code = ticketcode.parse(payload)
+    except ticketcode.MalformedPayload:
+        return "malformed", None, None
+    if code.event_slug != event["slug"]:
+        return "wrong_event", None, None
+    if not ticketcode.verify(code, keys):
+        return "invalid_signature", None, None
+    row = db.conn.execute(
+        "SELECT attendee_pk, revoked_at FROM tickets WHERE serial = ? AND event_id = ?", (code.serial_hex, event["id"])
+    ).fetchone()
+    if row is None:
+        return "unknown_ticket", code.serial_hex, None
+    if row["revoked_at"] is not None or row["attendee_pk"] is None:
+        return "revoked", code.serial_hex, row["attendee_pk"]
+    return "ok", code.serial_hex, row["attendee_pk"]
+
+
+def redeem(db: sqlite_utils.Database, slug: str, scan: Scan, *, device_id: int | None) -> tuple[dict, int]:
+    """One online scan: the verdict and its HTTP status."""
+    with database.write(db):
+        event = get_event(db, slug)
+        keys = tickets.public_key_bytes(db, event["id"])
+        return _judge(db, event, scan, device_id=device_id, source="online", now=clock.now(), keys=keys)
+
+
+def redeem_batch(db: sqlite_utils.Database, slug: str, scans: list[Scan], *, device_id: int | None) -> list[dict]:
+    """Offline scans uploaded later, judged in door-time order; retrying the batch changes nothing."""
+    with database.write(db):
+        event = get_event(db, slug)
+        keys = tickets.public_key_bytes(db, event["id"])
+        now = clock.now()
+        order = sorted(range(len(scans)), key=lambda i: (scans[i].scanned_at or "", i))
+        answers: dict[int, dict] = {}
+        for index in order:
+            answers[index], _ = _judge(
+                db, event, scans[index], device_id=device_id, source="offline", now=now, keys=keys
+            )
+    return [answers[index] for index in range(len(scans))]
+
+
+def desk_checkin(
+    db: sqlite_utils.Database, slug: str, attendee_id: str, list_ref: str, scan_type: str, scan_id: str,
+    *, device_id: int | None,
+) -> tuple[dict, int]:  # fmt: skip
+    """Check someone in (or out) by hand at the desk, e.g. with no phone or a damaged code."""
+    with database.write(db):
+        event = get_event(db, slug)
+        row = db.conn.execute(
+            "SELECT pk FROM attendees WHERE event_id = ? AND id = ?", (event["id"], attendee_id)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no attendee {attendee_id!r} in event {slug!r}", fields={"attendee": "unknown id"})
+        scan = Scan(scan_id, list_ref, "", scan_type)
+        return _judge(db, event, scan, device_id=device_id, source="desk", now=clock.now(), keys=[],
+                      attendee_pk=row[0])  # fmt: skip
+
+
+def undo_scan(db: sqlite_utils.Database, slug: str, scan_pk: int, *, device_id: int | None) -> dict:
+    """Take back an accepted scan (a mistaken check-in); the row stays, marked undone, for the audit."""
+    with database.write(db):
+        event = get_event(db, slug)
+        row = db.conn.execute(
+            "SELECT pk, result, undone_at FROM scans WHERE event_id = ? AND pk = ?", (event["id"], scan_pk)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no scan {scan_pk} in event {slug!r}", resource="scan")
+        if row["result"] == "ok" and row["undone_at"] is None:
+            db.conn.execute(
+                "UPDATE scans SET undone_at = ?, undone_by = ? WHERE pk = ?", (clock.utc_stamp(), device_id, scan_pk)
+            )
+    return scan_record(db, event, scan_pk)
+
+
+def scan_record(db: sqlite_utils.Database, event: dict, scan_pk: int) -> dict:
+    row = dict(db.conn.execute("SELECT * FROM scans WHERE pk = ?", (scan_pk,)).fetchone())
+    return {
+        "id": row["pk"],
+        **json.loads(row["response"]),
+        "conflict": bool(row["conflict"]),
+        "undone_at": clock.parse_stamp(row["undone_at"]).isoformat() if row["undone_at"] else None,
+        "received_at": clock.parse_stamp(row["received_at"]).isoformat(),
+    }
+
+
+def scan_pk_for(db: sqlite_utils.Database, event_id: int, device_id: int | None, scan_id: str) -> int | None:
+    row = db.conn.execute(
+        "SELECT pk FROM scans WHERE event_id = ? AND device_id IS ? AND scan_id = ?", (event_id, device_id, scan_id)
+    ).fetchone()
+    return row[0] if row else None
