@@ -266,3 +266,44 @@ CREATE TABLE IF NOT EXISTS scans (
 );
 CREATE INDEX IF NOT EXISTS scans_by_attendee ON scans (list_pk, attendee_pk, scanned_at);
 CREATE INDEX IF NOT EXISTS scans_by_time ON scans (event_id, scanned_at);
+
+-- Every change a door's roster must hear of, numbered: the door bundle's `?since=` cursor.
+-- Filled by the triggers below, so no code path can forget it; a counter, not a clock, so a
+-- clock set back (EVENTDESK_NOW, NTP) cannot hide a change. attendee_pk NULL: a list changed.
+CREATE TABLE IF NOT EXISTS roster_changes (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id     INTEGER NOT NULL,
+    attendee_pk  INTEGER
+);
+CREATE INDEX IF NOT EXISTS roster_changes_by_event ON roster_changes (event_id, seq);
+
+CREATE TRIGGER IF NOT EXISTS roster_attendee_added AFTER INSERT ON attendees BEGIN
+    INSERT INTO roster_changes (event_id, attendee_pk) VALUES (NEW.event_id, NEW.pk);
+END;
+CREATE TRIGGER IF NOT EXISTS roster_attendee_changed AFTER UPDATE OF name, organisation, category ON attendees
+BEGIN
+    INSERT INTO roster_changes (event_id, attendee_pk) VALUES (NEW.event_id, NEW.pk);
+END;
+CREATE TRIGGER IF NOT EXISTS roster_ticket_issued AFTER INSERT ON tickets BEGIN
+    INSERT INTO roster_changes (event_id, attendee_pk) VALUES (NEW.event_id, NEW.attendee_pk);
+END;
+CREATE TRIGGER IF NOT EXISTS roster_ticket_revoked AFTER UPDATE OF revoked_at ON tickets BEGIN
+    INSERT INTO roster_changes (event_id, attendee_pk) VALUES (NEW.event_id, NEW.attendee_pk);
+END;
+CREATE TRIGGER IF NOT EXISTS roster_member_added AFTER INSERT ON checkin_list_members BEGIN
+    INSERT INTO roster_changes (event_id, attendee_pk)
+        SELECT event_id, NEW.attendee_pk FROM checkin_lists WHERE pk = NEW.list_pk;
+END;
+CREATE TRIGGER IF NOT EXISTS roster_member_removed AFTER DELETE ON checkin_list_members BEGIN
+    INSERT INTO roster_changes (event_id, attendee_pk)
+        SELECT event_id, OLD.attendee_pk FROM checkin_lists WHERE pk = OLD.list_pk;
+END;
+CREATE TRIGGER IF NOT EXISTS roster_list_added AFTER INSERT ON checkin_lists BEGIN
+    INSERT INTO roster_changes (event_id) VALUES (NEW.event_id);
+END;
+CREATE TRIGGER IF NOT EXISTS roster_list_changed AFTER UPDATE ON checkin_lists BEGIN
+    INSERT INTO roster_changes (event_id) VALUES (NEW.event_id);
+END;
+CREATE TRIGGER IF NOT EXISTS roster_list_removed AFTER DELETE ON checkin_lists BEGIN
+    INSERT INTO roster_changes (event_id) VALUES (OLD.event_id);
+END;

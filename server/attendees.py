@@ -196,6 +196,11 @@ def delete_attendee(db: sqlite_utils.Database, slug: str, attendee_id: str) -> N
     with database.write(db):
         row = _row(db, get_event(db, slug), attendee_id)
         tickets.revoke_tickets(db, row["pk"])
+        # The audit log keeps that a scan happened, not whose it was.
+        db.conn.execute(
+            "UPDATE scans SET response = json_set(response, '$.attendee', json('null')) WHERE attendee_pk = ?",
+            (row["pk"],),
+        )
         db.conn.execute("DELETE FROM attendees WHERE pk = ?", (row["pk"],))
 
 

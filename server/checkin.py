@@ -95,10 +95,10 @@ def _door_time(scan: Scan, now: datetime) -> datetime | None:
 
 def _previous(db, scan: Scan, device_id: int | None, event_id: int) -> dict | None:
     row = db.conn.execute(
-        "SELECT response FROM scans WHERE event_id = ? AND device_id IS ? AND scan_id = ?",
+        "SELECT pk, response FROM scans WHERE event_id = ? AND device_id IS ? AND scan_id = ?",
         (event_id, device_id, scan.scan_id),
     ).fetchone()
-    return json.loads(row[0]) if row else None
+    return {"id": row[0], **json.loads(row[1])} if row else None
 
 
 def _attendee_view(db, attendee_pk: int | None) -> dict | None:
@@ -193,7 +193,7 @@ def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, n
         }
     if result != "ok":
         response["error"] = result
-    db.conn.execute(
+    cursor = db.conn.execute(
         "INSERT INTO scans (event_id, device_id, scan_id, list_pk, type, source, payload_hash, serial, attendee_pk, "
         "result, conflict, scanned_at, received_at, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -204,7 +204,7 @@ def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, n
     )  # fmt: skip
     if superseded:
         db.conn.executemany("UPDATE scans SET conflict = 1 WHERE pk = ?", [(pk,) for pk in superseded])
-    return response, HTTP_STATUS[result]
+    return {"id": cursor.lastrowid, **response}, HTTP_STATUS[result]
 
 
 def _read_ticket(db, event: dict, payload: str, keys: list[bytes]) -> tuple[str, str | None, int | None]:
@@ -241,7 +241,12 @@ def redeem_batch(db: sqlite_utils.Database, slug: str, scans: list[Scan], *, dev
         event = get_event(db, slug)
         keys = tickets.public_key_bytes(db, event["id"])
         now = clock.now()
-        order = sorted(range(len(scans)), key=lambda i: (scans[i].scanned_at or "", i))
+
+        def door_order(index: int) -> tuple:
+            moment = _door_time(scans[index], now)  # unreadable or future times go last, as malformed
+            return (moment is None, moment.timestamp() if moment else 0, index)
+
+        order = sorted(range(len(scans)), key=door_order)
         answers: dict[int, dict] = {}
         for index in order:
             answers[index], _ = _judge(

@@ -163,7 +163,9 @@ def update_list(db: sqlite_utils.Database, slug: str, ref: str, data: dict) -> d
             ).fetchone()
         ):
             raise Conflict("another list has that name", fields={"name": "already taken"})
-        upsert_list(db, event, {**{k: current[k] for k in values.keys() | {"id"}}, **values, "id": current["id"]})
+        merged = {name: current[name] for name in ("id", "name", "starts_at", "ends_at", "audience", "categories",
+                                                    "allow_reentry")}  # fmt: skip
+        upsert_list(db, event, {**merged, **values, "id": current["id"]})
         _touch_members(db, current["pk"])
     return get_list(db, slug, current["id"])
 

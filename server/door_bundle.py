@@ -1,9 +1,9 @@
 """The door bundle: everything a door device needs to judge scans alone when offline.
 
 Public keys, lists, revoked serials, a minimal roster and who is inside now. A device keeps
-the `cursor` and asks `?since=cursor` next time for only what changed: roster entries and
-revocations stamped at or after the cursor's time (a repeat is harmless, a miss is not) and
-the current presence of everyone scanned after the cursor's last scan.
+the `cursor` (`<last scan>.<last roster change>`, both counters, never clocks) and asks
+`?since=cursor` next time for only what changed: roster entries and revocations logged after
+it (by the roster_changes triggers) and the current presence of everyone scanned after it.
 """
 
 from __future__ import annotations
@@ -19,72 +19,60 @@ from server.checkin_lists import list_lists, lists_by_attendee
 from server.errors import BadParameter
 from server.programme import get_event
 
-_CURSOR = re.compile(r"^(\d+)\.(\d{8}T\d{6}Z)$")
+_CURSOR = re.compile(r"^(\d+)\.(\d+)$")
+_CHANGED = "SELECT attendee_pk FROM roster_changes WHERE event_id = ? AND seq > ?"
 
 
-def _cursor(scan_pk: int, stamp: str) -> str:
-    return f"{scan_pk}.{stamp.replace('-', '').replace(':', '')}"
-
-
-def _parse_cursor(text: str) -> tuple[int, str]:
+def _parse_cursor(text: str) -> tuple[int, int]:
+    """(last scan seen, last roster change seen)."""
     match = _CURSOR.match(text.strip())
     if not match:
         raise BadParameter("since must be a cursor from an earlier bundle", fields={"since": "not a bundle cursor"})
-    compact = match[2]
-    stamp = f"{compact[:4]}-{compact[4:6]}-{compact[6:8]}T{compact[9:11]}:{compact[11:13]}:{compact[13:15]}Z"
-    return int(match[1]), stamp
+    return int(match[1]), int(match[2])
 
 
-def _last_change(db: sqlite_utils.Database, event_id: int) -> str:
-    """The newest roster-affecting stamp: the cursor moves only when the data does (ETags hold)."""
-    row = db.conn.execute(
-        "SELECT MAX(stamp) FROM (SELECT MAX(updated_at) AS stamp FROM attendees WHERE event_id = ?1 "
-        "UNION ALL SELECT MAX(issued_at) FROM tickets WHERE event_id = ?1 "
-        "UNION ALL SELECT MAX(revoked_at) FROM tickets WHERE event_id = ?1 "
-        "UNION ALL SELECT MAX(updated_at) FROM checkin_lists WHERE event_id = ?1)",
-        (event_id,),
-    ).fetchone()
-    return row[0] or "1970-01-01T00:00:00Z"
+def _scalar(db: sqlite_utils.Database, sql: str, params: tuple) -> int:
+    return db.conn.execute(sql, params).fetchone()[0]
 
 
 def door_bundle(db: sqlite_utils.Database, slug: str, since: str | None = None) -> dict:
     """The whole bundle, or with `since` only what changed after that cursor."""
-    scan_floor, stamp_floor = _parse_cursor(since) if since else (0, "")
+    scan_floor, roster_floor = _parse_cursor(since) if since else (0, 0)
     with database.read(db):
         event = get_event(db, slug)
-        zone = ZoneInfo(event["timezone"])
-        stamp = _last_change(db, event["id"])
-        last_scan = db.conn.execute("SELECT COALESCE(MAX(pk), 0) FROM scans WHERE event_id = ?", (event["id"],))
-        last_scan = last_scan.fetchone()[0]
-        roster_rows = db.conn.execute(
-            "SELECT t.serial, a.pk, a.name, a.organisation, a.category FROM tickets t "
-            "JOIN attendees a ON a.pk = t.attendee_pk WHERE t.event_id = ? AND t.revoked_at IS NULL "
-            "AND (a.updated_at >= ? OR t.issued_at >= ?) ORDER BY t.serial",
-            (event["id"], stamp_floor, stamp_floor),
-        ).fetchall()
-        lists_of = lists_by_attendee(db, event["id"], None if not since else [row[1] for row in roster_rows])
+        event_id, zone = event["id"], ZoneInfo(event["timezone"])
+        last_scan = _scalar(db, "SELECT COALESCE(MAX(pk), 0) FROM scans WHERE event_id = ?", (event_id,))
+        last_change = _scalar(db, "SELECT COALESCE(MAX(seq), 0) FROM roster_changes WHERE event_id = ?", (event_id,))
+        only_changed = f" AND a.pk IN ({_CHANGED})" if since else ""
+        params = (event_id, event_id, roster_floor) if since else (event_id,)
+        roster_sql = (
+            "SELECT t.serial, a.pk, a.name, a.organisation, a.category FROM tickets t "  # noqa: S608 - fixed fragments
+            f"JOIN attendees a ON a.pk = t.attendee_pk WHERE t.event_id = ? AND t.revoked_at IS NULL{only_changed} "
+            "ORDER BY t.serial"
+        )
+        roster_rows = db.conn.execute(roster_sql, params).fetchall()
+        lists_of = lists_by_attendee(db, event_id, [row[1] for row in roster_rows] if since else None)
+        revoked_changed = f" AND (attendee_pk IS NULL OR attendee_pk IN ({_CHANGED}))" if since else ""
         revoked = [
             row[0]
             for row in db.conn.execute(
-                "SELECT serial FROM tickets WHERE event_id = ? AND revoked_at IS NOT NULL AND revoked_at >= ? "
+                f"SELECT serial FROM tickets WHERE event_id = ? AND revoked_at IS NOT NULL{revoked_changed} "  # noqa: S608
                 "ORDER BY serial",
-                (event["id"], stamp_floor),
+                params,
             )
         ]
         serial_of = dict(
             db.conn.execute(
-                "SELECT attendee_pk, serial FROM tickets WHERE event_id = ? AND revoked_at IS NULL", (event["id"],)
+                "SELECT attendee_pk, serial FROM tickets WHERE event_id = ? AND revoked_at IS NULL", (event_id,)
             ).fetchall()
         )
-        list_ids = dict(
-            db.conn.execute("SELECT pk, id FROM checkin_lists WHERE event_id = ?", (event["id"],)).fetchall()
-        )
-        inside = {(list_pk, attendee_pk): at for list_pk, attendee_pk, at in inside_now(db, event["id"])}
+        list_ids = dict(db.conn.execute("SELECT pk, id FROM checkin_lists WHERE event_id = ?", (event_id,)).fetchall())
+        inside = {(list_pk, attendee_pk): at for list_pk, attendee_pk, at in inside_now(db, event_id)}
         if since:
             touched = db.conn.execute(
                 "SELECT DISTINCT list_pk, attendee_pk FROM scans WHERE event_id = ? AND pk > ? "
                 "AND list_pk IS NOT NULL AND attendee_pk IS NOT NULL",
-                (event["id"], scan_floor),
+                (event_id, scan_floor),
             ).fetchall()
         else:
             touched = list(inside)
@@ -100,10 +88,10 @@ def door_bundle(db: sqlite_utils.Database, slug: str, since: str | None = None) 
             for list_pk, attendee_pk in sorted(touched)
             if attendee_pk in serial_of and list_pk in list_ids
         ]
-        bundle = {
+        return {
             "event": event["slug"],
             "timezone": event["timezone"],
-            "cursor": _cursor(last_scan, stamp),
+            "cursor": f"{last_scan}.{last_change}",
             "delta": bool(since),
             "public_keys": tickets.public_keys(db, event),
             "lists": list_lists(db, event),
@@ -120,4 +108,3 @@ def door_bundle(db: sqlite_utils.Database, slug: str, since: str | None = None) 
             ],
             "presence": presence,
         }
-    return bundle

@@ -47,14 +47,13 @@ def _create_key(db: sqlite_utils.Database, event: dict, keys_dir: Path) -> str:
 
 def signing_kid(db: sqlite_utils.Database, event: dict, keys_dir: Path) -> str:
     """The key that signs new payloads, made on first use."""
-    row = db.conn.execute(
-        "SELECT kid FROM ticket_keys WHERE event_id = ? AND retired_at IS NULL ORDER BY created_at DESC LIMIT 1",
-        (event["id"],),
-    ).fetchone()
+    current = "SELECT kid FROM ticket_keys WHERE event_id = ? AND retired_at IS NULL ORDER BY created_at DESC LIMIT 1"
+    row = db.conn.execute(current, (event["id"],)).fetchone()
     if row:
         return row[0]
-    with database.write(db):
-        return _create_key(db, event, keys_dir)
+    with database.write(db):  # look again under the write lock: another worker may have just made one
+        row = db.conn.execute(current, (event["id"],)).fetchone()
+        return row[0] if row else _create_key(db, event, keys_dir)
 
 
 def rotate_key(db: sqlite_utils.Database, slug: str, keys_dir: Path) -> str:

@@ -128,7 +128,9 @@ class CheckinBatch(Resource):
         body = _body()
         scans = body.get("scans") if isinstance(body, dict) else None
         if not isinstance(scans, list) or len(scans) > 5000:
-            raise BadParameter("scans must be a list of at most 5000 scans", fields={"scans": "1 to 5000 scans"})
+            raise BadParameter(
+                "scans must be a list of at most 5000 scans", fields={"scans": "a list of 0 to 5000 scans"}
+            )
         checked = []
         for index, item in enumerate(scans):
             try:
