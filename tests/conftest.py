@@ -1,18 +1,59 @@
-"""Shared fixtures: a real app on a real SQLite file holding the built-in conference."""
+"""Shared fixtures and helpers: a real app on a real SQLite file holding the built-in conference."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from server import auth, create_app, db as database
-from server.programme_file import builtin_path, load_file
+from server import attendees, auth, create_app, db as database
+from server.programme_file import builtin_path, load_file, load_programme
 
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
 EVENT = "ecc2014"
 API = f"/api/v1/events/{EVENT}"
+BASE45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+# A second, minimal event with a single session.
+OTHER_EVENT = {
+    "format": "eventdesk-programme/1",
+    "event": {
+        "slug": "other2015",
+        "title": "Another conference",
+        "timezone": "Europe/Brussels",
+        "start_date": "2015-05-04",
+        "end_date": "2015-05-04",
+    },
+    "sessions": [
+        {"id": "welcome", "title": "Welcome", "type": "plenary", "start": "2015-05-04T09:00", "end": "2015-05-04T10:00"}
+    ],
+}
+# The write routes of the built-in programme that edit what is already there (all but adding a session).
+PROGRAMME_EDITS = [
+    ("patch", f"{API}/sessions/opening-plenary", {"title": "Renamed"}),
+    ("delete", f"{API}/sessions/opening-plenary", None),
+    ("post", f"{API}/sessions/opening-plenary/cancel", None),
+    ("post", f"{API}/speakers", {"id": "new-speaker", "name": "Ada Example"}),
+    ("patch", f"{API}/speakers/ceo-photonics-sme", {"name": "Renamed"}),
+    ("delete", f"{API}/speakers/ceo-photonics-sme?force=true", None),
+    ("post", f"{API}/rooms", {"id": "annex", "name": "Annex"}),
+    ("patch", f"{API}/rooms/plenary-hall", {"name": "Renamed"}),
+    ("delete", f"{API}/rooms/plenary-hall", None),
+    ("post", f"{API}/tracks", {"id": "digital", "name": "Digital"}),
+    ("patch", f"{API}/tracks/sme-growth", {"name": "Renamed"}),
+    ("delete", f"{API}/tracks/sme-growth", None),
+]
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +105,44 @@ def admin_token(db) -> str:
 @pytest.fixture
 def admin(admin_token) -> dict:
     """Headers of an admin request."""
-    return {"Authorization": f"Bearer {admin_token}"}
+    return bearer(admin_token)
+
+
+@pytest.fixture
+def door(db) -> dict:
+    """Headers of a request from the door device "Door A" of the built-in conference."""
+    return door_headers(db, "Door A")
+
+
+@pytest.fixture
+def other_event(db) -> str:
+    """OTHER_EVENT loaded next to the built-in conference; its slug."""
+    load_programme(db, OTHER_EVENT)
+    return OTHER_EVENT["event"]["slug"]
+
+
+def bearer(token: str) -> dict:
+    """Headers that send `token` the one way the API takes it."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def door_headers(db, label: str) -> dict:
+    """Headers of a new door device of the built-in conference."""
+    return bearer(auth.create_token(db, "door", event_slug=EVENT, label=label))
+
+
+def attendee_headers(db, n: int = 1) -> dict:
+    """Register attendee number `n` of the built-in conference; the headers of their personal token."""
+    person = {"name": f"Attendee {n}", "email": f"person{n}@example.org", "category": "cluster-manager"}
+    _, token = attendees.create_attendee(db, EVENT, person)
+    return bearer(token)
+
+
+def register_with_ticket(client, db, person: dict, event: str = EVENT) -> tuple[dict, str, dict]:
+    """Register `person`; their record, their personal token and their ticket as the API gives it."""
+    document, token = attendees.create_attendee(db, event, person)
+    ticket = client.get("/api/v1/me/ticket", headers=bearer(token)).get_json()
+    return document, token, ticket
 
 
 def assert_error(response, status: int, code: str | None = None, field: str | None = None) -> dict:
@@ -98,3 +176,81 @@ def snapshot(path: str | Path) -> dict[str, list[tuple]]:
         }
     finally:
         connection.close()
+
+
+def scan(client, door: dict, payload: str, scan_id: str, scan_list: str = "day1-entrance", **extra):
+    """One scan at a door, as the door device sends it."""
+    body = {"payload": payload, "list": scan_list, "scan_id": scan_id, **extra}
+    return client.post(f"{API}/checkins", json=body, headers=door)
+
+
+def flip_signature_character(payload: str) -> str:
+    """Change one character of the last base45 triple (inside the signature) to its neighbour.
+
+    The first character of a triple is its least significant digit, so moving it by one keeps
+    the triple a valid base45 value: the code still reads, only the signature no longer fits.
+    """
+    index = len(payload) - 3
+    digit = BASE45.index(payload[index])
+    return payload[:index] + BASE45[digit - 1 if digit else 1] + payload[index + 1 :]
+
+
+# --- a real server ------------------------------------------------------------------------
+
+
+def server_env(data_dir: Path, **overrides: str) -> dict[str, str]:
+    """The environment of `make run` on `data_dir` and a free 127.0.0.1 port, plus `overrides`."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {"EVENTDESK_DATA_DIR": str(data_dir), "HOST": "127.0.0.1", "PORT": str(port), **overrides}
+    return {**os.environ, **env}
+
+
+def run_script(*args: str, env: dict) -> str:
+    """Run one of the project's console scripts; its standard output, once it has succeeded."""
+    result = subprocess.run(
+        [str(BIN / args[0]), *args[1:]], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@contextmanager
+def gunicorn_server(env: dict) -> Iterator[str]:
+    """gunicorn with the project's config on env's HOST and PORT; yields its base URL once it answers.
+
+    Its log is EVENTDESK_DATA_DIR/gunicorn.log; on leaving, the server is stopped and waited for.
+    """
+    base = f"http://{env['HOST']}:{env['PORT']}"
+    log_path = Path(env["EVENTDESK_DATA_DIR"]) / "gunicorn.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [str(BIN / "gunicorn"), "--config", "python:server.gunicorn_conf", "server:create_app()"],
+            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            _wait_until_answering(base, server, log_path)
+            yield base
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=10)
+
+
+def _wait_until_answering(base: str, server: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/api/v1/events", timeout=5):
+                return
+        except urllib.error.HTTPError as error:
+            error.close()
+            return
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("gunicorn did not start: " + log_path.read_text())
+            time.sleep(0.1)

@@ -14,23 +14,9 @@ from typing import NamedTuple
 import pytest
 
 from server import attendees, auth
-from server.programme_file import load_programme
-from tests.conftest import API, EVENT, assert_error, snapshot
+from tests.conftest import API, EVENT, PROGRAMME_EDITS, assert_error, bearer, snapshot
 
 BOOKMARK = "opening-plenary"
-OTHER_EVENT = {
-    "format": "eventdesk-programme/1",
-    "event": {
-        "slug": "other2015",
-        "title": "Another conference",
-        "timezone": "Europe/Brussels",
-        "start_date": "2015-05-04",
-        "end_date": "2015-05-04",
-    },
-    "sessions": [
-        {"id": "welcome", "title": "Welcome", "type": "plenary", "start": "2015-05-04T09:00", "end": "2015-05-04T10:00"}
-    ],
-}
 FEED_URL = re.compile(r"^http://localhost/api/v1/calendars/([A-Za-z0-9_-]{43})\.ics$")
 
 
@@ -47,10 +33,6 @@ class Holder(NamedTuple):
     @property
     def headers(self) -> dict:
         return bearer(self.token)
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def register(db, name: str, email: str, event: str = EVENT) -> Holder:
@@ -84,10 +66,9 @@ def ben(db) -> Holder:
 
 
 @pytest.fixture
-def outsider(db) -> Holder:
+def outsider(db, other_event) -> Holder:
     """An attendee of another event, which has its own single session."""
-    load_programme(db, OTHER_EVENT)
-    return register(db, "Olga Other", "ann@example.org", event="other2015")
+    return register(db, "Olga Other", "ann@example.org", event=other_event)
 
 
 # --- one attendee, another's data ---------------------------------------------------------
@@ -225,18 +206,7 @@ def test_feed_with_a_guessed_token_is_not_found(client, ann):
 ADMIN_WRITES = [
     ("post", f"{API}/sessions", {"id": "clinic", "title": "Clinic", "type": "workshop",
                                   "start": "2014-10-21T10:00", "end": "2014-10-21T10:30"}),
-    ("patch", f"{API}/sessions/{BOOKMARK}", {"title": "Renamed"}),
-    ("delete", f"{API}/sessions/{BOOKMARK}", None),
-    ("post", f"{API}/sessions/{BOOKMARK}/cancel", None),
-    ("post", f"{API}/speakers", {"id": "new-speaker", "name": "Ada Example"}),
-    ("patch", f"{API}/speakers/ceo-photonics-sme", {"name": "Renamed"}),
-    ("delete", f"{API}/speakers/ceo-photonics-sme?force=true", None),
-    ("post", f"{API}/rooms", {"id": "annex", "name": "Annex"}),
-    ("patch", f"{API}/rooms/plenary-hall", {"name": "Renamed"}),
-    ("delete", f"{API}/rooms/plenary-hall", None),
-    ("post", f"{API}/tracks", {"id": "digital", "name": "Digital"}),
-    ("patch", f"{API}/tracks/sme-growth", {"name": "Renamed"}),
-    ("delete", f"{API}/tracks/sme-growth", None),
+    *PROGRAMME_EDITS,
     ("get", f"{API}/attendees", None),
     ("post", f"{API}/attendees", {"name": "Eve Example", "email": "eve@example.org", "category": "press"}),
     ("get", f"{API}/attendees/{{ann}}", None),

@@ -15,19 +15,7 @@ import pytest
 
 from server import attendees, auth, programme_edit
 from server.programme_edit import programme_change, session_guid
-from server.programme_file import load_programme
-from tests.conftest import API, EVENT, assert_error, snapshot
-
-OTHER_EVENT = {
-    "format": "eventdesk-programme/1",
-    "event": {
-        "slug": "other2015",
-        "title": "Another conference",
-        "timezone": "Europe/Brussels",
-        "start_date": "2015-05-04",
-        "end_date": "2015-05-04",
-    },
-}
+from tests.conftest import API, EVENT, PROGRAMME_EDITS, assert_error, bearer, snapshot
 
 # Day 2, 10:00-10:30 local: workshop-room-a is free until european-strategic-cluster-partnerships
 # begins there at 10:30.
@@ -72,18 +60,7 @@ USERS_OF = {
 }
 WRITE_ROUTES = [
     ("post", f"{API}/sessions", NEW_SESSION),
-    ("patch", f"{API}/sessions/opening-plenary", {"title": "Renamed"}),
-    ("delete", f"{API}/sessions/opening-plenary", None),
-    ("post", f"{API}/sessions/opening-plenary/cancel", None),
-    ("post", f"{API}/speakers", {"id": "new-speaker", "name": "Ada Example"}),
-    ("patch", f"{API}/speakers/ceo-photonics-sme", {"name": "Renamed"}),
-    ("delete", f"{API}/speakers/ceo-photonics-sme?force=true", None),
-    ("post", f"{API}/rooms", {"id": "annex", "name": "Annex"}),
-    ("patch", f"{API}/rooms/plenary-hall", {"name": "Renamed"}),
-    ("delete", f"{API}/rooms/plenary-hall", None),
-    ("post", f"{API}/tracks", {"id": "digital", "name": "Digital"}),
-    ("patch", f"{API}/tracks/sme-growth", {"name": "Renamed"}),
-    ("delete", f"{API}/tracks/sme-growth", None),
+    *PROGRAMME_EDITS,
 ]
 ROUTE_IDS = [f"{method.upper()} {path.removeprefix(API)}" for method, path, _ in WRITE_ROUTES]
 
@@ -119,10 +96,6 @@ def changes(client, since: int) -> dict:
     response = client.get(f"{API}/changes?since={since}")
     assert response.status_code == 200
     return response.get_json()
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 # --- who may write ------------------------------------------------------------------------
@@ -173,9 +146,8 @@ def test_write_with_revoked_token_is_unauthorized(app, client, db, admin_token):
     assert snapshot(app.config["DATABASE"]) == before
 
 
-def test_write_with_token_of_another_event_is_forbidden(app, client, db):
-    load_programme(db, OTHER_EVENT)
-    token = auth.create_token(db, "admin", event_slug="other2015")
+def test_write_with_token_of_another_event_is_forbidden(app, client, db, other_event):
+    token = auth.create_token(db, "admin", event_slug=other_event)
     before = snapshot(app.config["DATABASE"])
 
     response = client.patch(f"{API}/sessions/opening-plenary", json={"title": "Renamed"}, headers=bearer(token))
@@ -185,9 +157,8 @@ def test_write_with_token_of_another_event_is_forbidden(app, client, db):
     assert snapshot(app.config["DATABASE"]) == before
 
 
-def test_token_bound_to_an_event_may_write_that_event(client, db):
-    load_programme(db, OTHER_EVENT)
-    token = auth.create_token(db, "admin", event_slug="other2015")
+def test_token_bound_to_an_event_may_write_that_event(client, db, other_event):
+    token = auth.create_token(db, "admin", event_slug=other_event)
 
     response = client.post("/api/v1/events/other2015/rooms", json={"id": "hall", "name": "Hall"}, headers=bearer(token))
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from server import attendees, auth
-from server.programme_file import load_programme
-from tests.conftest import API, EVENT, assert_error, snapshot
+from tests.conftest import API, EVENT, assert_error, bearer, snapshot
+from tests.people import ANNA, BRAM, CARLA, DARIO, EVA
 
 ATTENDEES = f"{API}/attendees"
 NOW = "2014-09-01T10:00:00+02:00"
@@ -41,48 +41,7 @@ ZOE_STORED = {
     "country": "ES",
     "category": "eu-policy-maker",
 }
-PEOPLE = [
-    {
-        "name": "Carla Dias",
-        "email": "carla@uni.example",
-        "organisation": "University of Porto",
-        "category": "academia",
-    },
-    {
-        "name": "Anna Berg",
-        "email": "anna.berg@cluster.example",
-        "organisation": "Flanders Photonics Cluster",
-        "category": "cluster-manager",
-    },
-    {
-        "name": "Eva Fischer",
-        "email": "eva@bank.example",
-        "organisation": "Regional Development Bank",
-        "category": "industry",
-    },
-    {
-        "name": "Bram de Wit",
-        "email": "bram@agency.example",
-        "organisation": "Dutch Innovation Agency",
-        "category": "national-policy-maker",
-    },
-    {
-        "name": "Dario Esposito",
-        "email": "dario@press.example",
-        "organisation": "Cluster Weekly",
-        "category": "press",
-    },
-]
-OTHER_EVENT = {
-    "format": "eventdesk-programme/1",
-    "event": {
-        "slug": "other2015",
-        "title": "Another conference",
-        "timezone": "Europe/Brussels",
-        "start_date": "2015-05-04",
-        "end_date": "2015-05-04",
-    },
-}
+PEOPLE = [CARLA, ANNA, EVA, BRAM, DARIO]
 BY_NAME = ["Anna Berg", "Bram de Wit", "Carla Dias", "Dario Esposito", "Eva Fischer"]
 
 
@@ -90,10 +49,6 @@ BY_NAME = ["Anna Berg", "Bram de Wit", "Carla Dias", "Dario Esposito", "Eva Fisc
 def fixed_now(monkeypatch):
     """Registrations made at a known instant, so timestamps can be compared exactly."""
     monkeypatch.setenv("EVENTDESK_NOW", NOW)
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def register(db, **values) -> tuple[dict, str]:
@@ -592,10 +547,11 @@ def test_attendee_admin_route_with_attendee_token_is_forbidden(app, client, db, 
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ADMIN_ROUTES, ids=ADMIN_ROUTE_IDS)
-def test_attendee_admin_route_with_admin_token_of_another_event_is_forbidden(app, client, db, method, path, body):
+def test_attendee_admin_route_with_admin_token_of_another_event_is_forbidden(
+    app, client, db, other_event, method, path, body
+):
     created, _ = register(db, **ZOE)
-    load_programme(db, OTHER_EVENT)
-    token = auth.create_token(db, "admin", event_slug="other2015")
+    token = auth.create_token(db, "admin", event_slug=other_event)
     before = snapshot(app.config["DATABASE"])
 
     response = client.open(
@@ -607,9 +563,8 @@ def test_attendee_admin_route_with_admin_token_of_another_event_is_forbidden(app
     assert snapshot(app.config["DATABASE"]) == before
 
 
-def test_attendee_of_another_event_is_not_found_through_this_event(app, client, db, admin):
-    load_programme(db, OTHER_EVENT)
-    other, _ = attendees.create_attendee(db, "other2015", ZOE)
+def test_attendee_of_another_event_is_not_found_through_this_event(app, client, db, admin, other_event):
+    other, _ = attendees.create_attendee(db, other_event, ZOE)
     before = snapshot(app.config["DATABASE"])
 
     responses = [

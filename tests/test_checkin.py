@@ -10,13 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -28,48 +23,24 @@ import pytest
 
 from server import attendees, auth, checkin, db as database, tickets
 from server.programme import get_event
-from server.programme_file import load_programme
-from tests.conftest import API, EVENT, assert_error, snapshot
+from tests.conftest import (
+    API,
+    EVENT,
+    assert_error,
+    bearer,
+    door_headers,
+    flip_signature_character,
+    gunicorn_server,
+    register_with_ticket,
+    run_script,
+    scan,
+    server_env,
+    snapshot,
+)
+from tests.people import ANNA, BRAM, CARLA, DARIO
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 DAY1 = "2014-10-20"
 NOW = f"{DAY1}T09:00:00+02:00"
-ANNA = {
-    "name": "Anna Berg",
-    "email": "anna.berg@cluster.example",
-    "organisation": "Flanders Photonics Cluster",
-    "category": "cluster-manager",
-}
-BRAM = {
-    "name": "Bram de Wit",
-    "email": "bram@agency.example",
-    "organisation": "Dutch Innovation Agency",
-    "category": "national-policy-maker",
-}
-CARLA = {
-    "name": "Carla Dias",
-    "email": "carla@uni.example",
-    "organisation": "University of Porto",
-    "category": "academia",
-}
-DARIO = {
-    "name": "Dario Esposito",
-    "email": "dario@press.example",
-    "organisation": "Cluster Weekly",
-    "category": "press",
-}
-OTHER_EVENT = {
-    "format": "eventdesk-programme/1",
-    "event": {
-        "slug": "other2015",
-        "title": "Another conference",
-        "timezone": "Europe/Brussels",
-        "start_date": "2015-05-04",
-        "end_date": "2015-05-04",
-    },
-}
-BASE45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 
 
 class Holder(NamedTuple):
@@ -93,12 +64,12 @@ def fixed_now(monkeypatch):
 
 @pytest.fixture
 def door_a(db) -> dict:
-    return bearer(auth.create_token(db, "door", event_slug=EVENT, label="Door A"))
+    return door_headers(db, "Door A")
 
 
 @pytest.fixture
 def door_b(db) -> dict:
-    return bearer(auth.create_token(db, "door", event_slug=EVENT, label="Door B"))
+    return door_headers(db, "Door B")
 
 
 @pytest.fixture
@@ -111,13 +82,8 @@ def bram(client, db) -> Holder:
     return register(client, db, BRAM)
 
 
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def register(client, db, person: dict, event: str = EVENT) -> Holder:
-    document, token = attendees.create_attendee(db, event, person)
-    ticket = client.get("/api/v1/me/ticket", headers=bearer(token)).get_json()
+    document, _, ticket = register_with_ticket(client, db, person, event)
     return Holder(document["id"], person, ticket["payload"], ticket["serial"])
 
 
@@ -126,11 +92,6 @@ def at(monkeypatch, clock: str, day: str = DAY1) -> str:
     moment = f"{day}T{clock}+02:00"
     monkeypatch.setenv("EVENTDESK_NOW", moment)
     return moment
-
-
-def scan(client, door: dict, payload: str, scan_id: str, scan_list: str = "day1-entrance", **extra):
-    body = {"payload": payload, "list": scan_list, "scan_id": scan_id, **extra}
-    return client.post(f"{API}/checkins", json=body, headers=door)
 
 
 def upload(client, door: dict, *scans: dict):
@@ -153,13 +114,6 @@ def verdict(response, status: int, result: str) -> dict:
     else:
         assert_error(response, status, result)
     return body
-
-
-def flip_signature_character(payload: str) -> str:
-    """One character of the signature changed; the code still reads as base45."""
-    index = len(payload) - 3
-    digit = BASE45.index(payload[index])
-    return payload[:index] + BASE45[digit - 1 if digit else 1] + payload[index + 1 :]
 
 
 def scan_rows(db) -> list[tuple]:
@@ -250,9 +204,8 @@ def test_checkin_of_a_correctly_signed_unknown_serial_is_unknown_ticket(app, cli
     assert [row[5:8] for row in scan_rows(db)] == [("unknown_ticket", 0, "00112233445566ff")]
 
 
-def test_checkin_of_another_events_ticket_is_wrong_event(client, db, door_a):
-    load_programme(db, OTHER_EVENT)
-    stranger = register(client, db, ANNA, event="other2015")
+def test_checkin_of_another_events_ticket_is_wrong_event(client, db, door_a, other_event):
+    stranger = register(client, db, ANNA, event=other_event)
 
     response = scan(client, door_a, stranger.payload, "s-1")
 
@@ -563,25 +516,11 @@ class Served(NamedTuple):
     database: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _command(*args: str, env: dict) -> str:
-    result = subprocess.run(
-        [str(BIN / args[0]), *args[1:]], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
 def _post(url: str, token: str, body: dict) -> tuple[int, dict]:
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        headers={**bearer(token), "Content-Type": "application/json"},
         method="POST",
     )
     try:
@@ -595,18 +534,10 @@ def _post(url: str, token: str, body: dict) -> tuple[int, dict]:
 @pytest.fixture
 def served(tmp_path):
     """gunicorn with two workers on a fresh data directory, its clock at 09:00 on Day 1."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "EVENTDESK_DATA_DIR": str(tmp_path),
-        "EVENTDESK_NOW": NOW,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "2",
-    }
-    _command("eventdesk-server", "init-db", env=env)
-    _command("eventdesk-server", "load-programme", "--builtin", env=env)
-    created = _command("eventdesk-server", "create-device", "--event", EVENT, "--name", "Door A", env=env)
+    env = server_env(tmp_path, EVENTDESK_NOW=NOW, WEB_CONCURRENCY="2")
+    run_script("eventdesk-server", "init-db", env=env)
+    run_script("eventdesk-server", "load-programme", "--builtin", env=env)
+    created = run_script("eventdesk-server", "create-device", "--event", EVENT, "--name", "Door A", env=env)
     token = created.splitlines()[-1]
     db = database.connect(tmp_path / "eventdesk.sqlite3")
     try:
@@ -615,27 +546,8 @@ def served(tmp_path):
         payload = tickets.payload(db, get_event(db, EVENT), serial, tmp_path / "keys")
     finally:
         db.close()
-    log_path = tmp_path / "gunicorn.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--config", "python:server.gunicorn_conf", "server:create_app()"],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{base}/api/v1/events", timeout=5):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        pytest.fail("gunicorn did not start: " + log_path.read_text())
-                    time.sleep(0.1)
-            yield Served(base, token, payload, tmp_path / "eventdesk.sqlite3")
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with gunicorn_server(env) as base:
+        yield Served(base, token, payload, tmp_path / "eventdesk.sqlite3")
 
 
 def test_ten_doors_scanning_one_ticket_at_once_get_exactly_one_ok(served):
@@ -967,8 +879,7 @@ def test_door_route_without_a_token_is_unauthorized(app, client, method, path, b
     assert snapshot(app.config["DATABASE"]) == before
 
 
-def test_door_token_of_one_event_is_refused_by_another(app, client, db, door_a):
-    load_programme(db, OTHER_EVENT)
+def test_door_token_of_one_event_is_refused_by_another(app, client, db, door_a, other_event):
     before = snapshot(app.config["DATABASE"])
 
     response = client.post(

@@ -16,42 +16,15 @@ from typing import NamedTuple
 import pytest
 
 from server import attendees, auth, create_app, db as database
-from server.programme_file import builtin_path, load_file, load_programme
-from tests.conftest import API, EVENT, assert_error
+from server.programme_file import builtin_path, load_file
+from tests.conftest import API, EVENT, assert_error, bearer, door_headers, register_with_ticket
+from tests.people import ANNA, BRAM, CARLA
 
 LOADED = "2014-10-01T12:00:00+02:00"
 NOW = "2014-10-20T09:00:00+02:00"
 BUNDLE = f"{API}/door-bundle"
 CURSOR_RE = re.compile(r"^\d+\.\d+$")
-ANNA = {
-    "name": "Anna Berg",
-    "email": "anna.berg@cluster.example",
-    "organisation": "Flanders Photonics Cluster",
-    "category": "cluster-manager",
-}
-BRAM = {
-    "name": "Bram de Wit",
-    "email": "bram@agency.example",
-    "organisation": "Dutch Innovation Agency",
-    "category": "national-policy-maker",
-}
-CARLA = {
-    "name": "Carla Dias",
-    "email": "carla@uni.example",
-    "organisation": "University of Porto",
-    "category": "academia",
-}
 EVERYONE = ["day1-entrance", "day2-entrance"]
-OTHER_EVENT = {
-    "format": "eventdesk-programme/1",
-    "event": {
-        "slug": "other2015",
-        "title": "Another conference",
-        "timezone": "Europe/Brussels",
-        "start_date": "2015-05-04",
-        "end_date": "2015-05-04",
-    },
-}
 
 
 class Holder(NamedTuple):
@@ -88,22 +61,12 @@ def app(tmp_path, monkeypatch):
     return create_app({"TESTING": True, "DATA_DIR": str(tmp_path)})
 
 
-@pytest.fixture
-def door(db) -> dict:
-    return bearer(auth.create_token(db, "door", event_slug=EVENT, label="Door A"))
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def at(monkeypatch, clock: str) -> None:
     monkeypatch.setenv("EVENTDESK_NOW", f"2014-10-20T{clock}+02:00")
 
 
 def register(client, db, person: dict) -> Holder:
-    document, token = attendees.create_attendee(db, EVENT, person)
-    ticket = client.get("/api/v1/me/ticket", headers=bearer(token)).get_json()
+    document, _, ticket = register_with_ticket(client, db, person)
     return Holder(document["id"], person, ticket["payload"], ticket["serial"])
 
 
@@ -312,7 +275,7 @@ def test_door_bundle_since_sees_a_reissue_after_the_clock_was_set_back(installed
     app, connection = installed_earlier
     client = app.test_client()
     admin = bearer(auth.create_token(connection, "admin", label="tests"))
-    door = bearer(auth.create_token(connection, "door", event_slug=EVENT, label="Door A"))
+    door = door_headers(connection, "Door A")
     anna = register(client, connection, ANNA)
     cursor = bundle(client, door)["cursor"]
     monkeypatch.setenv("EVENTDESK_NOW", "2014-10-20T09:00:00+02:00")
@@ -330,14 +293,13 @@ def test_door_bundle_since_sees_a_reissue_after_the_clock_was_set_back(installed
     ("who", "status"),
     [("door", 200), ("admin", 200), ("attendee", 403), ("other-event-door", 403), ("nobody", 401)],
 )
-def test_door_bundle_is_for_doors_and_admins(client, db, admin, door, who, status):
+def test_door_bundle_is_for_doors_and_admins(client, db, admin, door, other_event, who, status):
     _, attendee_token = attendees.create_attendee(db, EVENT, ANNA)
-    load_programme(db, OTHER_EVENT)
     headers = {
         "door": door,
         "admin": admin,
         "attendee": bearer(attendee_token),
-        "other-event-door": bearer(auth.create_token(db, "door", event_slug="other2015", label="Door X")),
+        "other-event-door": bearer(auth.create_token(db, "door", event_slug=other_event, label="Door X")),
         "nobody": {},
     }[who]
 

@@ -11,7 +11,7 @@ from flask.testing import FlaskCliRunner
 from server import db as database
 from server.errors import ValidationError
 from server.programme_file import builtin_path, load_file, load_programme, read_file
-from tests.conftest import API, snapshot
+from tests.conftest import API, bearer, snapshot
 
 
 @pytest.fixture
@@ -232,9 +232,7 @@ def test_cli_create_token_prints_token_alone_on_last_line(app, client):
     result = _cli(app).invoke(args=["create-token", "--role", "admin"])
 
     token = result.output.strip().splitlines()[-1]
-    response = client.post(
-        f"{API}/rooms", json={"id": "annex", "name": "Annex"}, headers={"Authorization": f"Bearer {token}"}
-    )
+    response = client.post(f"{API}/rooms", json={"id": "annex", "name": "Annex"}, headers=bearer(token))
     assert result.exit_code == 0
     assert response.status_code == 201
 

@@ -14,22 +14,14 @@ import zxingcpp
 from ical.calendar_stream import IcsCalendarStream
 from PIL import Image
 
-from server import attendees
-from tests.conftest import API, assert_error
+from tests.conftest import API, assert_error, attendee_headers, bearer
 
 ME = "/api/v1/me"
 
 
-def _person(db, n: int = 1) -> dict:
-    _, token = attendees.create_attendee(
-        db, "ecc2014", {"name": f"Person {n}", "email": f"p{n}@example.org", "category": "academia"}
-    )
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
 def person(client, db) -> dict:
-    headers = _person(db)
+    headers = attendee_headers(db)
     for session in ("opening-plenary", "access-to-finance-cluster-smes", "day2-lunch"):
         assert client.put(f"{ME}/schedule/{session}", headers=headers).status_code == 201
     return headers
@@ -176,7 +168,7 @@ def test_rotation_retires_the_old_feed_url(client, person):
 def test_feed_token_grants_nothing_else(client, person):
     token = _feed_path(client, person).rsplit("/", 1)[1].removesuffix(".ics")
 
-    response = client.get(f"{ME}/schedule", headers={"Authorization": f"Bearer {token}"})
+    response = client.get(f"{ME}/schedule", headers=bearer(token))
 
     assert_error(response, 401, "unauthorized")
 
@@ -199,7 +191,7 @@ def test_erased_attendee_feed_answers_404(client, person, admin):
 
 
 def test_two_attendees_feeds_differ(client, person, db):
-    other = _person(db, 2)
+    other = attendee_headers(db, 2)
     client.put(f"{ME}/schedule/closing-plenary", headers=other)
 
     mine, theirs = (

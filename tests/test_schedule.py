@@ -6,23 +6,15 @@ import threading
 
 import pytest
 
-from server import attendees
 from server.programme_edit import update_session
-from tests.conftest import API, assert_error, snapshot
+from tests.conftest import API, assert_error, attendee_headers, snapshot
 
 ME = "/api/v1/me"
 
 
-def _attendee(db, n: int = 1) -> dict:
-    _, token = attendees.create_attendee(
-        db, "ecc2014", {"name": f"Attendee {n}", "email": f"person{n}@example.org", "category": "cluster-manager"}
-    )
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
 def alice(db) -> dict:
-    return _attendee(db, 1)
+    return attendee_headers(db, 1)
 
 
 def test_bookmark_is_created_once_then_repeated_idempotently(client, alice, db):
@@ -99,7 +91,7 @@ def _limit_seats(db, session_id: str, capacity: int) -> None:
 
 def test_seats_left_counts_every_attendees_bookmark(client, db):
     _limit_seats(db, "access-to-finance-cluster-smes", 3)
-    first, second = _attendee(db, 1), _attendee(db, 2)
+    first, second = attendee_headers(db, 1), attendee_headers(db, 2)
     client.put(f"{ME}/schedule/access-to-finance-cluster-smes", headers=first)
 
     response = client.put(f"{ME}/schedule/access-to-finance-cluster-smes", headers=second)
@@ -110,7 +102,7 @@ def test_seats_left_counts_every_attendees_bookmark(client, db):
 
 def test_full_session_is_refused_and_nothing_changes(app, client, db):
     _limit_seats(db, "access-to-finance-cluster-smes", 1)
-    first, second = _attendee(db, 1), _attendee(db, 2)
+    first, second = attendee_headers(db, 1), attendee_headers(db, 2)
     client.put(f"{ME}/schedule/access-to-finance-cluster-smes", headers=first)
     before = snapshot(app.config["DATABASE"])
 
@@ -123,7 +115,7 @@ def test_full_session_is_refused_and_nothing_changes(app, client, db):
 
 def test_holder_of_a_seat_may_repeat_the_bookmark_when_full(client, db):
     _limit_seats(db, "access-to-finance-cluster-smes", 1)
-    first = _attendee(db, 1)
+    first = attendee_headers(db, 1)
     client.put(f"{ME}/schedule/access-to-finance-cluster-smes", headers=first)
 
     again = client.put(f"{ME}/schedule/access-to-finance-cluster-smes", headers=first)
@@ -134,7 +126,7 @@ def test_holder_of_a_seat_may_repeat_the_bookmark_when_full(client, db):
 
 def test_two_requests_for_the_last_seat_exactly_one_wins(app, db):
     _limit_seats(db, "access-to-finance-cluster-smes", 1)
-    people = [_attendee(db, n) for n in range(1, 7)]
+    people = [attendee_headers(db, n) for n in range(1, 7)]
     barrier = threading.Barrier(len(people))
     statuses = []
 

@@ -4,33 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _run(*args: str, env: dict) -> str:
-    result = subprocess.run(
-        [str(BIN / args[0]), *args[1:]], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+from tests.conftest import gunicorn_server, run_script, server_env
 
 
 def _get(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
@@ -39,42 +18,20 @@ def _get(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        with error:
+            return error.code, dict(error.headers), error.read()
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """init-db and load-programme as `make run` calls them, twice, then gunicorn."""
-    data_dir = tmp_path_factory.mktemp("served")
-    port = _free_port()
-    env = {**os.environ, "EVENTDESK_DATA_DIR": str(data_dir), "HOST": "127.0.0.1", "PORT": str(port)}
+    env = server_env(tmp_path_factory.mktemp("served"))
     outputs = []
     for _ in range(2):
-        outputs.append(_run("eventdesk-server", "init-db", env=env))
-        outputs.append(_run("eventdesk-server", "load-programme", "--builtin", "--if-absent", env=env))
-    log_path = data_dir / "gunicorn.log"
-    log = log_path.open("wb")
-    server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--config", "python:server.gunicorn_conf", "server:create_app()"],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            _get(f"{base}/api/v1/events")
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        server.kill()
-        server.wait(timeout=10)
-        log.close()
-        pytest.fail("gunicorn did not start: " + log_path.read_text())
-    yield base, outputs
-    server.terminate()
-    server.wait(timeout=10)
-    log.close()
+        outputs.append(run_script("eventdesk-server", "init-db", env=env))
+        outputs.append(run_script("eventdesk-server", "load-programme", "--builtin", "--if-absent", env=env))
+    with gunicorn_server(env) as base:
+        yield base, outputs
 
 
 def test_make_run_steps_are_repeatable(served):

@@ -24,8 +24,18 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image, ImageFilter
 
-from server import attendees, auth, ticketcode, tickets
-from tests.conftest import API, EVENT, assert_error, snapshot
+from server import ticketcode, tickets
+from tests.conftest import (
+    API,
+    EVENT,
+    assert_error,
+    bearer,
+    flip_signature_character,
+    register_with_ticket,
+    scan,
+    snapshot,
+)
+from tests.people import ANNA
 
 NOW = "2014-10-20T09:00:00+02:00"
 NOW_UTC = "2014-10-20T07:00:00Z"
@@ -34,18 +44,6 @@ LATER_UTC = "2014-10-20T08:00:00Z"
 QR_ALPHANUMERIC = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 QUIET_ZONE = 4
 SERIAL_RE = re.compile(r"^[0-9a-f]{16}$")
-ANNA = {
-    "name": "Anna Berg",
-    "email": "anna.berg@cluster.example",
-    "organisation": "Flanders Photonics Cluster",
-    "category": "cluster-manager",
-}
-BRAM = {
-    "name": "Bram de Wit",
-    "email": "bram@agency.example",
-    "organisation": "Dutch Innovation Agency",
-    "category": "national-policy-maker",
-}
 # A payload made of fixed bytes: its shape is a real ticket's, its signature is nobody's.
 FIXED = ticketcode.encode("ECC2014", bytes(range(8)), bytes(range(64)))
 
@@ -65,44 +63,17 @@ def fixed_now(monkeypatch):
 
 
 @pytest.fixture
-def door(db) -> dict:
-    return bearer(auth.create_token(db, "door", event_slug=EVENT, label="Door A"))
-
-
-@pytest.fixture
 def anna(client, db) -> Holder:
     return register(client, db, ANNA)
 
 
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def register(client, db, person: dict) -> Holder:
-    document, token = attendees.create_attendee(db, EVENT, person)
-    ticket = client.get("/api/v1/me/ticket", headers=bearer(token)).get_json()
+    document, token, ticket = register_with_ticket(client, db, person)
     return Holder(document["id"], bearer(token), ticket["payload"], ticket["serial"])
-
-
-def scan(client, door: dict, payload: str, scan_id: str, **extra):
-    body = {"payload": payload, "list": "day1-entrance", "scan_id": scan_id, **extra}
-    return client.post(f"{API}/checkins", json=body, headers=door)
 
 
 def published_keys(client) -> list[bytes]:
     return [base64.b64decode(key["public_key"]) for key in client.get(f"{API}/ticket-keys").get_json()]
-
-
-def flip_signature_character(payload: str) -> str:
-    """Change one character of the last base45 triple (inside the signature) to its neighbour.
-
-    The first character of a triple is its least significant digit, so moving it by one keeps
-    the triple a valid base45 value: the code still reads, only the signature no longer fits.
-    """
-    index = len(payload) - 3
-    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
-    digit = alphabet.index(payload[index])
-    return payload[:index] + alphabet[digit - 1 if digit else 1] + payload[index + 1 :]
 
 
 def decode(image: Image.Image) -> zxingcpp.Barcode:
