@@ -7,7 +7,7 @@ from flask_restx import Namespace, Resource, fields
 
 from server import attendance, checkin, tickets
 from server.api.caching import Representation, conditional_response
-from server.api.common import error_model
+from server.api.common import error_model, json_object
 from server.api.security import admin_required, door_required
 from server.db_app import get_db
 from server.door_bundle import door_bundle
@@ -92,13 +92,6 @@ STATUS_DOC = "HTTP status follows `result`: 201 ok, 409 already_checked_in, 403 
 STATUS_DOC += "not_on_list, 400 invalid_signature, wrong_event or malformed; the body is always a ScanVerdict"
 
 
-def _body() -> object:
-    body = request.get_json(silent=True)
-    if body is None:
-        raise BadParameter("send the scan as a JSON object", fields={"body": "must be JSON"})
-    return body
-
-
 @ns.route("/checkins")
 @ns.param("event", "Event slug, e.g. ecc2014")
 @ns.doc(security="bearer", responses=DOOR)
@@ -110,7 +103,7 @@ class Checkins(Resource):
     @door_required
     def post(self, event):
         """Redeem one scan: verdict and record in one transaction (two doors: exactly one ok)."""
-        scan = checkin.check_scan(_body())
+        scan = checkin.check_scan(json_object())
         response, status = checkin.redeem(get_db(), event, scan, device_id=g.token.get("id"))
         return response, status
 
@@ -125,7 +118,7 @@ class CheckinBatch(Resource):
     @door_required
     def post(self, event):
         """Upload scans made offline: judged by door time, earliest entry wins; retrying changes nothing."""
-        body = _body()
+        body = json_object()
         scans = body.get("scans") if isinstance(body, dict) else None
         if not isinstance(scans, list) or len(scans) > 5000:
             raise BadParameter(
@@ -151,7 +144,7 @@ class DeskCheckin(Resource):
     @admin_required
     def post(self, event):
         """Check an attendee in (or out) by hand at the desk; audited like a scan."""
-        body = _body()
+        body = json_object()
         fields_ = {name: "is required" for name in ("attendee", "list") if not isinstance(body.get(name), str)}
         if body.get("type", "entry") not in ("entry", "exit"):
             fields_["type"] = "must be entry or exit"

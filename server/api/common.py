@@ -62,6 +62,16 @@ def event_json(slug: str, build: Callable[[object, dict], object]) -> object:
     )
 
 
+def json_object() -> dict:
+    """The request body as a JSON object, or a 400 naming `body`."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput(
+            "send a JSON object with Content-Type: application/json", fields={"body": "must be a JSON object"}
+        )
+    return body
+
+
 def json_body(model: Model) -> dict:
     """The request's JSON object, checked against `model`; every problem named by field.
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask import request
 from flask_restx import Namespace, Resource, fields
 
 from server import auth, checkin_lists
-from server.api.common import error_model
+from server.api.common import error_model, json_object
 from server.api.security import admin_required
 from server.db_app import get_db
 from server.errors import BadParameter, NotFound
@@ -56,13 +55,6 @@ device = ns.model(
 new_device = ns.clone("NewDevice", device, {"token": fields.String(description="The door token: shown once")})
 
 
-def _json() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadParameter("send a JSON object", fields={"body": "must be a JSON object"})
-    return body
-
-
 @ns.route("/checkin-lists")
 @ns.param("event", "Event slug, e.g. ecc2014")
 class CheckinLists(Resource):
@@ -82,7 +74,7 @@ class CheckinLists(Resource):
     @admin_required
     def post(self, event):
         """Create a check-in list (admin)."""
-        return checkin_lists.create_list(get_db(), event, _json()), 201
+        return checkin_lists.create_list(get_db(), event, json_object()), 201
 
 
 @ns.route("/checkin-lists/<string:ref>")
@@ -103,7 +95,7 @@ class CheckinListItem(Resource):
     @admin_required
     def patch(self, event, ref):
         """Change a list's window, audience or re-entry rule (admin)."""
-        return checkin_lists.update_list(get_db(), event, ref, _json())
+        return checkin_lists.update_list(get_db(), event, ref, json_object())
 
     @ns.response(204, "Deleted; its scans stay in the audit log")
     @ns.response(404, "Unknown list", error)
@@ -137,7 +129,7 @@ class CheckinListMembers(Resource):
 
 
 def _attendee_ids() -> list[str]:
-    ids = _json().get("attendees")
+    ids = json_object().get("attendees")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids) or len(ids) > 10_000:
         raise BadParameter("attendees must be a list of attendee ids", fields={"attendees": "1 to 10000 ids"})
     return ids
@@ -171,7 +163,7 @@ class Devices(Resource):
     @admin_required
     def post(self, event):
         """Register a door device and issue its token (role door, this event only) (admin)."""
-        name = _json().get("name")
+        name = json_object().get("name")
         if not isinstance(name, str) or not name.strip():
             raise BadParameter("a device needs a name", fields={"name": "is required, e.g. 'Door A'"})
         db = get_db()
