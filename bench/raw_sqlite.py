@@ -27,15 +27,19 @@ def insert(conn: sqlite3.Connection, table: str, columns: str, rows: list[tuple]
     return len(rows)
 
 
-def load(document: dict, conn: sqlite3.Connection) -> dict[str, int]:
-    """Insert every item of `document` in one transaction; returns row counts per table."""
-    event = document["event"]
-    conn.execute("BEGIN IMMEDIATE")
-    event_id = conn.execute(
+def insert_event(conn: sqlite3.Connection, event: dict) -> int:
+    """The events row of a programme file's `event`; returns its id."""
+    return conn.execute(
         "INSERT INTO events (slug, title, timezone, start_date, end_date, created_at, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (*(event[k] for k in ("slug", "title", "timezone", "start_date", "end_date")), STAMP, STAMP),
     ).lastrowid
+
+
+def load(document: dict, conn: sqlite3.Connection) -> dict[str, int]:
+    """Insert every item of `document` in one transaction; returns row counts per table."""
+    conn.execute("BEGIN IMMEDIATE")
+    event_id = insert_event(conn, document["event"])
     names = {s["id"]: s["name"] for s in document["speakers"]}
     sessions, links, texts = [], [], []
     for pk, s in enumerate(document["sessions"], start=1):
@@ -79,14 +83,20 @@ def load(document: dict, conn: sqlite3.Connection) -> dict[str, int]:
     return counts
 
 
-def main(argv: list[str]) -> None:
-    source, database, schema = argv
-    document = json.loads(Path(source).read_text(encoding="utf-8"))
+def open_database(database: str, schema: str) -> sqlite3.Connection:
+    """A new database with the schema, and the connection settings the server uses."""
     conn = sqlite3.connect(database, isolation_level=None)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.executescript(Path(schema).read_text(encoding="utf-8"))
+    return conn
+
+
+def main(argv: list[str]) -> None:
+    source, database, schema = argv
+    document = json.loads(Path(source).read_text(encoding="utf-8"))
+    conn = open_database(database, schema)
     counts = load(document, conn)
     conn.close()
     print(", ".join(f"{n} {what}" for what, n in counts.items()))
