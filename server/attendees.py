@@ -265,6 +265,18 @@ def current_feed_token(db: sqlite_utils.Database, secret: bytes, attendee_pk: in
     return token
 
 
+def feed_fingerprint(db: sqlite_utils.Database, token: str) -> tuple[int, int, int]:
+    """(attendee, schedule version, programme version) behind a feed URL, or 404: one indexed read."""
+    row = db.conn.execute(
+        "SELECT a.pk, a.schedule_version, e.version FROM attendees a JOIN events e ON e.id = a.event_id "
+        "WHERE a.feed_token_hash = ?",
+        (hash_token(token),),
+    ).fetchone()
+    if row is None:
+        raise NotFound("no calendar at this address (it may have been replaced by a new one)")
+    return tuple(row)
+
+
 def attendee_for_feed_token(db: sqlite_utils.Database, token: str) -> dict:
     """The attendee behind a feed URL (with their event's slug and programme version), or 404."""
     row = db.conn.execute(

@@ -109,34 +109,42 @@ def add_to_schedule(db: sqlite_utils.Database, attendee_pk: int, session_id: str
         attendee = _attendee(db, attendee_pk)
         event = _event_of(db, attendee)
         session = programme.get_session(db, event, session_id)
-        already = db.conn.execute(
-            "SELECT 1 FROM schedule_items WHERE attendee_pk = ? AND session_id = ?", (attendee_pk, session_id)
+        added = db.conn.execute(
+            "SELECT added_at FROM schedule_items WHERE attendee_pk = ? AND session_id = ?", (attendee_pk, session_id)
         ).fetchone()
-        if not already:
+        taken = seats_taken(db, event["id"], [session_id]).get(session_id, 0)
+        if not added:
             if session["status"] == "cancelled":
                 raise Conflict(f"session {session_id!r} is cancelled", reason="cancelled")
-            taken = seats_taken(db, event["id"], [session_id])
-            if session["capacity"] is not None and taken.get(session_id, 0) >= session["capacity"]:
+            if session["capacity"] is not None and taken >= session["capacity"]:
                 raise Conflict(
-                    f"session {session_id!r} is full ({session['capacity']} seats)",
-                    reason="full",
-                    seats_left=0,
+                    f"session {session_id!r} is full ({session['capacity']} seats)", reason="full", seats_left=0
                 )
+            stamp = clock.utc_stamp()
             db.conn.execute(
                 "INSERT INTO schedule_items (attendee_pk, event_id, session_id, added_at) VALUES (?, ?, ?, ?)",
-                (attendee_pk, event["id"], session_id, clock.utc_stamp()),
+                (attendee_pk, event["id"], session_id, stamp),
             )
             _bump(db, attendee_pk)
-    document = schedule_document(db, attendee_pk)
-    item = next(item for item in document["items"] if item["session"]["id"] == session_id)
-    return item, not already
+            taken += 1
+        _, others = schedule_sessions(db, attendee_pk)
+    item = {
+        "session": session,
+        "added_at": clock.parse_stamp(added[0] if added else stamp).isoformat(),
+        "overlaps": _overlaps(others)[session_id] if session["status"] != "cancelled" else [],
+        "seats_left": _seats_left(session, {session_id: taken}),
+    }
+    return item, not added
 
 
 def remove_from_schedule(db: sqlite_utils.Database, attendee_pk: int, session_id: str) -> bool:
     """Drop a bookmark; True if there was one. Removing one that is not there is no error."""
     with database.write(db):
-        attendee = _attendee(db, attendee_pk)
-        programme.get_session(db, _event_of(db, attendee), session_id)
+        event = _event_of(db, _attendee(db, attendee_pk))
+        if not db.conn.execute(
+            "SELECT 1 FROM sessions WHERE event_id = ? AND id = ?", (event["id"], session_id)
+        ).fetchone():
+            raise NotFound(f"no session {session_id!r} in event {event['slug']!r}", resource="session")
         removed = db.conn.execute(
             "DELETE FROM schedule_items WHERE attendee_pk = ? AND session_id = ?", (attendee_pk, session_id)
         ).rowcount

@@ -88,11 +88,12 @@ def _cache() -> ResponseCache:
 def request_key(*, per_origin: bool = False) -> str:
     """The path and the query in a canonical order, so equal requests share an entry.
 
-    With `per_origin`, the scheme, host and script root the client reached come first
-    (request.url_root, as ProxyFix sets it): for bodies that embed absolute URLs.
+    With `per_origin`, the scheme, host and script root the client reached come first (as
+    ProxyFix sets them): for bodies that embed absolute URLs. Read from the WSGI fields
+    directly: request.url_root rebuilds and re-quotes a URL on every call.
     """
-    query = urlencode(sorted(request.args.items(multi=True)))
-    origin = request.url_root.rstrip("/") if per_origin else ""
+    query = urlencode(sorted(request.args.items(multi=True))) if request.args else ""
+    origin = f"{request.scheme}://{request.host}{request.script_root}" if per_origin else ""
     return f"{origin}{request.path}?{query}"
 
 

@@ -137,8 +137,7 @@ class PersonalCalendar(Resource):
         db = get_db()
 
         def fingerprint() -> tuple:
-            attendee = attendees.attendee_for_feed_token(db, token)
-            return attendee["pk"], attendee["schedule_version"], attendee["event_version"]
+            return attendees.feed_fingerprint(db, token)
 
         def representation() -> Representation:
             attendee = attendees.attendee_for_feed_token(db, token)
