@@ -1,32 +1,67 @@
-"""The `eventdesk` command: thin click commands over config, api, cache, sync, door and output.
+"""The `eventdesk` command: thin click commands over config, api, cache, sync, schedule, door and output.
 
 Every read command answers from the local cache, so it works with no network; see the
-README's CLI section. Exit codes are named in client_cli/errors.py.
+README's CLI section. Exit codes are named in client_cli/errors.py. Modules that are slow
+to import (httpx, sqlite-utils, icalendar) are imported only by the commands that need them.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from datetime import UTC, datetime
 
 import click
 
-from client_cli import __version__, config
-from client_cli.errors import CliError
+from client_cli import __version__, config, output
+from client_cli.door_cli import door_group
+from client_cli.errors import CliError, DamagedCache
 
 
 class Context:
-    """What every command needs: the resolved settings and the output mode."""
+    """What every command needs: the resolved settings, the output mode, and the open cache."""
 
     def __init__(self, flags: dict, as_json: bool):
         self.flags = flags
         self.as_json = as_json
         self._settings = None
+        self._cache = None
 
     @property
     def settings(self) -> config.Settings:
         if self._settings is None:
             self._settings = config.resolve(self.flags)
         return self._settings
+
+    def cache(self):
+        """The event's cache, filled by a first sync if there is none; exit 3 if that cannot be."""
+        if self._cache is not None:
+            return self._cache
+        from client_cli.cache import Cache, CacheMissing, cache_path
+
+        settings = self.settings
+        path = cache_path(settings.server, settings.event)
+        try:
+            self._cache = Cache.open(path)
+        except CacheMissing:
+            output.note(f"nothing cached yet for {settings.event}; syncing from {settings.server}")
+            self._cache = self._first_sync()
+        except DamagedCache as problem:  # set it aside and fetch a new one, if the server answers
+            output.note(problem.message)
+            damaged = Cache.set_aside(path)
+            output.note(f"moved it to {damaged}; syncing a new one from {settings.server}")
+            self._cache = self._first_sync()
+        output.age_note(self._cache.synced_at())
+        return self._cache
+
+    def _first_sync(self):
+        from client_cli import sync
+
+        report = sync.sync(self.settings, progress=_progress)  # NoCache (exit 3) when offline
+        for line in report.notes + ([report.schedule.note] if report.schedule and report.schedule.note else []):
+            output.note(line)
+        output.note(f"cached {report.session_count} sessions (version {report.version})")
+        return report.cache
 
 
 class EventdeskGroup(click.Group):
@@ -38,6 +73,68 @@ class EventdeskGroup(click.Group):
         except CliError as problem:
             click.echo(f"eventdesk: {problem.message}", err=True)
             sys.exit(problem.exit_code)
+
+
+def _progress(items: list):
+    """A progress bar on stderr for large syncs (click shows it only on a terminal)."""
+    if len(items) <= 500:
+        return iter(items)
+    return _bar(items)
+
+
+def _bar(items: list):
+    with click.progressbar(items, label="Storing sessions", file=sys.stderr) as bar:
+        yield from bar
+
+
+def read_options(function):
+    """--json and --tz, which every read command takes."""
+    function = click.option(
+        "--tz", metavar="ZONE", help="Show times in this IANA zone, or 'local' (default: the event's zone)."
+    )(function)
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON (the API's shapes) instead of a table.")(
+        function
+    )
+
+
+def _zone(cache, tz: str | None):
+    try:
+        return output.zone_named(tz or cache.event()["timezone"])
+    except ValueError as problem:
+        raise click.BadParameter(str(problem), param_hint="--tz") from None
+
+
+def _json_sessions(sessions: list[dict], zone, tz: str | None) -> list[dict]:
+    return [output.in_zone(session, zone) for session in sessions] if tz else sessions
+
+
+def _rooms(cache) -> dict[str, dict]:
+    return {room["id"]: room for room in cache.rooms()}
+
+
+def _require_session(cache, session_id: str) -> dict:
+    session = cache.session(session_id)
+    if session is None:
+        import difflib
+
+        close = difflib.get_close_matches(session_id, sorted(cache.session_ids()), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; try `eventdesk search WORDS`"
+        raise CliError(f"no session {session_id!r} in {cache.meta().get('event')}{hint}")
+    return session
+
+
+def _print_sessions(cache, sessions: list[dict], zone, *, empty: str) -> None:
+    if not sessions:
+        click.echo(empty)
+        return
+    mine = set(cache.my_session_ids())
+    for line in output.sessions_by_day(sessions, zone, cache.days(), _rooms(cache), mine):
+        click.echo(line)
+    click.echo("")
+    click.echo(output.legend(zone, mine))
+
+
+# --- the group ----------------------------------------------------------------------------
 
 
 @click.group(cls=EventdeskGroup)
@@ -109,6 +206,449 @@ def config_show(obj: Context, as_json: bool) -> None:
     for key, value in shown.items():
         click.echo(f"{key:<7} {value or '-':<40} ({settings.sources[key]})")
     click.echo(f"file    {config.config_path()}")
+
+
+# --- sync ---------------------------------------------------------------------------------
+
+
+@cli.command("sync")
+@click.option("--full", is_flag=True, help="Fetch the whole programme, not just what changed.")
+@read_options
+@click.pass_obj
+def sync_command(obj: Context, full: bool, as_json: bool, tz: str | None) -> None:
+    """Bring the local cache up to date, send queued schedule changes, and say what changed.
+
+    Asks the server whether the programme changed (a 304 costs a few bytes), fetches only the
+    changes since the last sync, and, with a token, sends `my add`/`my remove` made offline and
+    fetches your schedule. With no network it keeps the cache and says so.
+
+    \b
+    Example:
+      eventdesk sync
+      eventdesk --server http://127.0.0.1:5000 --event ecc2014 sync --json
+    """
+    from client_cli import sync
+
+    report = sync.sync(obj.settings, full=full, progress=_progress)
+    cache = report.cache
+    schedule = report.schedule
+    for line in report.notes + ([schedule.note] if schedule and schedule.note else []):
+        output.note(line)
+    if as_json:
+        output.echo_json(report.to_json())
+        return
+    zone = _zone(cache, tz)
+    rooms = _rooms(cache)
+    for line in output.sync_lines(report, zone, rooms):
+        click.echo(line)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+@cli.command("agenda")
+@click.option("--day", help="Day number (1, 2, …) or date (YYYY-MM-DD).")
+@click.option("--track", help="Track id or name.")
+@click.option("--room", help="Room id or name.")
+@click.option("--type", "session_type", help="Session type (plenary, workshop, break, …).")
+@read_options
+@click.pass_obj
+def agenda_command(
+    obj: Context, day: str | None, track: str | None, room: str | None, session_type: str | None, as_json, tz
+) -> None:
+    """The programme, day by day, from the local cache (works offline).
+
+    \b
+    Example:
+      eventdesk agenda --day 1 --track sme-growth
+      eventdesk agenda --room "Plenary Hall" --json
+    """
+    cache = obj.cache()
+    zone = _zone(cache, tz)
+    filters = {
+        "day": _resolve_day(cache, day) if day else None,
+        "track": _resolve_item("track", cache.tracks(), track) if track else None,
+        "room": _resolve_item("room", cache.rooms(), room) if room else None,
+        "type": _resolve_type(cache, session_type) if session_type else None,
+    }
+    sessions = cache.sessions(**filters)
+    if as_json:
+        output.echo_json(_json_sessions(sessions, zone, tz))
+        return
+    _print_sessions(cache, sessions, zone, empty="No sessions match.")
+
+
+def _resolve_day(cache, value: str) -> str:
+    days = cache.days()
+    for day in days:
+        if value.strip() in (str(day["number"]), day["date"]):
+            return day["date"]
+    choices = ", ".join(f"{day['number']} ({day['date']})" for day in days)
+    raise CliError(f"the event has no day {value!r}; its days are {choices}")
+
+
+def _resolve_item(kind: str, items: list[dict], value: str) -> str:
+    wanted = value.strip().casefold()
+    for item in items:
+        if wanted in (item["id"].casefold(), item["name"].casefold()):
+            return item["id"]
+    choices = ", ".join(f"{item['id']} ({item['name']})" for item in items)
+    raise CliError(f"no {kind} {value!r}; the {kind}s are {choices}")
+
+
+def _resolve_type(cache, value: str) -> str:
+    types = cache.types()
+    if value.strip().lower() in types:
+        return value.strip().lower()
+    raise CliError(f"no sessions of type {value!r}; the types are {', '.join(types)}")
+
+
+def _now(at: str | None, zone) -> datetime:
+    """--at, else EVENTDESK_NOW (as the server reads it), else the clock; naive times are in `zone`."""
+    text = at or os.environ.get("EVENTDESK_NOW")
+    if not text:
+        return datetime.now(UTC)
+    try:
+        return output.parse_moment(text, zone)
+    except ValueError:
+        source = "--at" if at else "EVENTDESK_NOW"
+        problem = f"{text!r} is not a date and time such as 2014-10-20T14:30"
+        raise click.BadParameter(problem, param_hint=source) from None
+
+
+@cli.command("now")
+@click.option("--at", metavar="DATETIME", help="Pretend it is this time (e.g. 2014-10-20T14:30; else EVENTDESK_NOW).")
+@read_options
+@click.pass_obj
+def now_command(obj: Context, at: str | None, as_json: bool, tz: str | None) -> None:
+    """What is on now (cancelled sessions left out).
+
+    \b
+    Example:
+      eventdesk now
+      eventdesk now --at 2014-10-20T15:00
+    """
+    cache = obj.cache()
+    zone = _zone(cache, tz)
+    moment = _now(at, zone)
+    on, upcoming = cache.sessions_around(moment)
+    if as_json:
+        output.echo_json(_json_sessions(on, zone, tz))
+        return
+    when = f"{moment.astimezone(zone):%A %-d %B %Y %H:%M}"
+    if not on:
+        click.echo(f"Nothing on at {when}.")
+        if upcoming:
+            first = output.local(upcoming[0]["start"], zone)
+            click.echo(f"Next, at {first:%A %-d %B %H:%M}: {', '.join(s['title'] for s in upcoming)}")
+        return
+    click.echo(f"On at {when}:")
+    _print_sessions(cache, on, zone, empty="")
+
+
+@cli.command("next")
+@click.option("--at", metavar="DATETIME", help="Pretend it is this time (e.g. 2014-10-20T14:30; else EVENTDESK_NOW).")
+@read_options
+@click.pass_obj
+def next_command(obj: Context, at: str | None, as_json: bool, tz: str | None) -> None:
+    """The sessions that start next (all of that time slot; cancelled ones left out).
+
+    \b
+    Example:
+      eventdesk next
+      eventdesk next --at "2014-10-21 10:15"
+    """
+    cache = obj.cache()
+    zone = _zone(cache, tz)
+    moment = _now(at, zone)
+    _, upcoming = cache.sessions_around(moment)
+    if as_json:
+        output.echo_json(_json_sessions(upcoming, zone, tz))
+        return
+    when = f"{moment.astimezone(zone):%A %-d %B %Y %H:%M}"
+    if not upcoming:
+        click.echo(f"Nothing starts after {when}.")
+        return
+    click.echo(f"Next after {when}:")
+    _print_sessions(cache, upcoming, zone, empty="")
+
+
+@cli.command("show")
+@click.argument("session_id")
+@read_options
+@click.pass_obj
+def show_command(obj: Context, session_id: str, as_json: bool, tz: str | None) -> None:
+    """One session in full: time, room, speakers, abstract, and whether it is in your schedule.
+
+    \b
+    Example:
+      eventdesk show opening-plenary
+    """
+    from client_cli import schedule
+
+    cache = obj.cache()
+    zone = _zone(cache, tz)
+    session = _require_session(cache, session_id.strip())
+    if as_json:
+        output.echo_json(_json_sessions([session], zone, tz)[0])
+        return
+    items = {item["session"]["id"]: item for item in schedule.my_schedule(cache)["items"]}
+    lines = output.session_detail(
+        session,
+        zone,
+        _rooms(cache),
+        {track["id"]: track for track in cache.tracks()},
+        cache.days(),
+        items.get(session["id"]),
+    )
+    for line in lines:
+        click.echo(line)
+
+
+@cli.command("search")
+@click.argument("words", nargs=-1, required=True)
+@read_options
+@click.pass_obj
+def search_command(obj: Context, words: tuple[str, ...], as_json: bool, tz: str | None) -> None:
+    """Full-text search over titles, abstracts and speaker names (every word, as a prefix).
+
+    \b
+    Example:
+      eventdesk search cluster finance
+      eventdesk search "smart spec" --json
+    """
+    cache = obj.cache()
+    zone = _zone(cache, tz)
+    text = " ".join(words)
+    query = _fts_query(text)
+    if not query:
+        raise CliError("the search text has no words")
+    sessions = cache.sessions(match=query)
+    if as_json:
+        output.echo_json(_json_sessions(sessions, zone, tz))
+        return
+    _print_sessions(cache, sessions, zone, empty=f"Nothing matches {text!r}.")
+
+
+def _fts_query(text: str) -> str:
+    """User text as an FTS5 query, as the server builds it: every word must match, as a prefix."""
+    words = "".join(ch if ch.isalnum() else " " for ch in text).split()
+    return " ".join(f'"{word}"*' for word in words[:20])
+
+
+@cli.command("speakers")
+@click.argument("name", required=False)
+@read_options
+@click.pass_obj
+def speakers_command(obj: Context, name: str | None, as_json: bool, tz: str | None) -> None:
+    """Speakers by name, with their sessions; NAME filters by name or organisation.
+
+    \b
+    Example:
+      eventdesk speakers
+      eventdesk speakers commission --json
+    """
+    cache = obj.cache()
+    speakers = cache.speakers()
+    if name:
+        wanted = name.casefold()
+        speakers = [s for s in speakers if wanted in f"{s['name']} {s.get('organisation') or ''}".casefold()]
+    if as_json:
+        output.echo_json(speakers)
+        return
+    if not speakers:
+        click.echo("No speakers match.")
+        return
+    for speaker in speakers:
+        click.echo(f"{speaker['name']}  [{speaker['id']}]")
+        if speaker.get("organisation"):
+            click.echo(f"    {speaker['organisation']}")
+        click.echo(f"    sessions: {', '.join(speaker['sessions']) or '-'}")
+
+
+@cli.command("rooms")
+@read_options
+@click.pass_obj
+def rooms_command(obj: Context, as_json: bool, tz: str | None) -> None:
+    """The rooms, with capacity and how many sessions each holds.
+
+    \b
+    Example:
+      eventdesk rooms
+      eventdesk rooms --json
+    """
+    cache = obj.cache()
+    rooms = cache.rooms()
+    if as_json:
+        output.echo_json(rooms)
+        return
+    counts: dict[str, int] = {}
+    for session in cache.sessions():
+        counts[session["room"]] = counts.get(session["room"], 0) + 1
+    rows = [
+        [
+            room["id"],
+            "-" if room["capacity"] is None else str(room["capacity"]),
+            str(counts.get(room["id"], 0)),
+            room["name"],
+        ]
+        for room in rooms
+    ]
+    for line in output.table(["ID", "CAPACITY", "SESSIONS", "NAME"], rows):
+        click.echo(line)
+
+
+# --- my schedule --------------------------------------------------------------------------
+
+
+@cli.group("my", invoke_without_command=True)
+@read_options
+@click.pass_context
+def my_group(ctx: click.Context, as_json: bool, tz: str | None) -> None:
+    """Your personal schedule (needs a personal token to reach the server).
+
+    With no subcommand, lists it: overlaps flagged, queued changes and refusals shown.
+
+    \b
+    Example:
+      eventdesk my
+      eventdesk my add opening-plenary
+      eventdesk my remove opening-plenary
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from client_cli import schedule
+
+    cache = ctx.obj.cache()
+    zone = _zone(cache, tz)
+    document = schedule.my_schedule(cache)
+    if as_json:
+        if tz:
+            for item in document["items"]:
+                item["session"] = output.in_zone(item["session"], zone)
+        output.echo_json(document)
+        return
+    for line in output.schedule_lines(document, zone, _rooms(cache), cache.days()):
+        click.echo(line)
+    if not ctx.obj.settings.token and (document["items"] or document["pending"]):
+        output.note("no token set: your schedule stays on this machine until `eventdesk config set token …`")
+
+
+@my_group.command("add")
+@click.argument("session_id")
+@click.pass_obj
+def my_add(obj: Context, session_id: str) -> None:
+    """Bookmark a session; queued if the server cannot be reached, and sent by the next sync.
+
+    \b
+    Example:
+      eventdesk my add opening-plenary
+    """
+    _change_schedule(obj, session_id.strip(), "add")
+
+
+@my_group.command("remove")
+@click.argument("session_id")
+@click.pass_obj
+def my_remove(obj: Context, session_id: str) -> None:
+    """Remove a bookmark (or dismiss a refused one); queued if the server cannot be reached.
+
+    \b
+    Example:
+      eventdesk my remove opening-plenary
+    """
+    _change_schedule(obj, session_id.strip(), "remove")
+
+
+def _change_schedule(obj: Context, session_id: str, action: str) -> None:
+    from client_cli import schedule
+
+    cache = obj.cache()
+    session = _require_session(cache, session_id)
+    zone = _zone(cache, None)
+    mine = set(cache.my_session_ids())
+    refused = {item["session"] for item in cache.refused()}
+    if action == "add" and session_id in mine:
+        click.echo(f"{session['title']} ({session_id}) is already in your schedule.")
+        return
+    if action == "add" and session["status"] == "cancelled":
+        raise CliError(f"{session_id} is cancelled (as of the last sync); it cannot be added")
+    if action == "remove" and session_id not in mine:
+        if session_id in refused:
+            cache.forget_refusal(session_id)
+            click.echo(f"Dismissed the refused request for {session_id}.")
+            return
+        raise CliError(f"{session_id} is not in your schedule")
+    outcome = schedule.change(cache, obj.settings, session_id, action)
+    when = f"{output.local(session['start'], zone):%a %-d %b} {output.time_range(session, zone)}"
+    verb = "Added" if action == "add" else "Removed"
+    if outcome == "queued":
+        verb = f"Queued ({action})"
+        reason = "no token set" if not obj.settings.token else "the server cannot be reached"
+        output.note(f"{reason}: the change is kept here and sent by the next `eventdesk sync`")
+    click.echo(f"{verb}: {session['title']} ({session_id}), {when}")
+    if action == "add":
+        document = schedule.my_schedule(cache)
+        item = next((i for i in document["items"] if i["session"]["id"] == session_id), None)
+        others = {i["session"]["id"]: i["session"] for i in document["items"]}
+        for other_id in item["overlaps"] if item else []:
+            other = others[other_id]
+            click.echo(f"  overlaps {other['title']} ({other_id}), {output.time_range(other, zone)}")
+
+
+# --- export -------------------------------------------------------------------------------
+
+
+@cli.group("export")
+def export_group() -> None:
+    """Write the cached programme as iCalendar or JSON (to stdout, or --output FILE).
+
+    \b
+    Example:
+      eventdesk export ics --mine > my-schedule.ics
+      eventdesk export json -o programme.json
+    """
+
+
+@export_group.command("ics")
+@click.option("--mine", is_flag=True, help="Only your schedule.")
+@click.option("--track", "tracks", multiple=True, help="Only this track (id or name); repeat for several.")
+@click.option("--day", help="Only this day (number or date).")
+@click.option("-o", "--output", "target", type=click.File("wb"), default="-", help="Write here, not to stdout.")
+@click.pass_obj
+def export_ics(obj: Context, mine: bool, tracks: tuple[str, ...], day: str | None, target) -> None:
+    """The programme (or a part) as an iCalendar file, with the same UIDs as the server's feeds.
+
+    \b
+    Example:
+      eventdesk export ics --track sme-growth --track "Cluster policy" > sessions.ics
+      eventdesk export ics --mine -o mine.ics
+    """
+    from client_cli import export
+
+    cache = obj.cache()
+    track_ids = [_resolve_item("track", cache.tracks(), track) for track in tracks]
+    day_date = _resolve_day(cache, day) if day else None
+    target.write(export.ics(cache, obj.settings.server, mine=mine, tracks=track_ids, day=day_date))
+
+
+@export_group.command("json")
+@click.option("-o", "--output", "target", type=click.File("w", encoding="utf-8"), default="-", help="Write here.")
+@click.pass_obj
+def export_json(obj: Context, target) -> None:
+    """The whole cached programme as JSON, in the shape of GET /events/{event}/programme.
+
+    \b
+    Example:
+      eventdesk export json > programme.json
+    """
+    import json
+
+    cache = obj.cache()
+    target.write(json.dumps(cache.programme(), ensure_ascii=False, indent=2) + "\n")
+
+
+cli.add_command(door_group)
 
 
 def main() -> None:

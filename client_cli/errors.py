@@ -26,6 +26,8 @@ class Offline(CliError):
 
 
 class NoCache(CliError):
+    """Nothing is cached for this server and event, and the server could not fill the cache."""
+
     exit_code = OFFLINE_NO_CACHE
 
 
@@ -42,3 +44,9 @@ class ServerError(CliError):
         super().__init__(message)
         self.status = status
         self.body = body or {}
+
+
+class DamagedCache(CliError):
+    """The cache file cannot be read (not SQLite, or from another version of eventdesk)."""
+
+    exit_code = OFFLINE_NO_CACHE
