@@ -44,6 +44,7 @@ bench: $(BIN)/.installed-test
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/cli_bench.py
+	$(BIN)/python bench/door_cli_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

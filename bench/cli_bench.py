@@ -1,7 +1,7 @@
 """The `eventdesk` CLI benchmark: start-up of offline reads, and what a sync costs.
 
 Run by `make bench` after bench/run.py (or alone: `.venv/bin/python bench/cli_bench.py`). It
-writes its own section of bench/RESULTS.md, between the two CLI_BENCH markers, and leaves the
+writes its own section of bench/RESULTS.md (bench/sections.py), and leaves the
 rest of the file as it is.
 
   * Offline reads as whole processes: `eventdesk agenda` and `eventdesk search cluster`, with
@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import platform
-import re
 import shutil
 import signal
 import socket
@@ -34,10 +33,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sections import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # `make bench` runs .venv/bin/python
 RESULTS = ROOT / "bench" / "RESULTS.md"
-START, END = "<!-- CLI_BENCH:START -->", "<!-- CLI_BENCH:END -->"
 
 RUNS = 20  # whole-process runs per offline command
 SYNC_RUNS = 5  # full syncs (each into a fresh home) and one-session deltas, per event
@@ -200,7 +200,6 @@ def report(figures: dict, started: datetime, wall: float) -> tuple[str, list[str
     floor_name = 'python -c "import sqlite3"'
     floor = statistics.median(startup[floor_name])
     lines = [
-        START,
         "## The `eventdesk` CLI",
         "",
         f"Produced by bench/cli_bench.py on {started:%Y-%m-%d %H:%M} UTC in {wall:.0f} s "
@@ -258,26 +257,15 @@ def report(figures: dict, started: datetime, wall: float) -> tuple[str, list[str
         "server answering the HEAD: the first request after a change makes a gunicorn worker build the whole "
         "programme once to know its ETag (about 0.4 s for 5,000 sessions, measured with curl; cached for every "
         "later client), while GET /changes itself takes milliseconds.",
-        END,
     ]
     return "\n".join(lines) + "\n", summary
-
-
-def write_section(section: str) -> None:
-    """Replace this bench's section of RESULTS.md, or append it; the rest stays as it is."""
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Eventdesk benchmark results\n"
-    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END) + r"\n?", re.DOTALL)
-    if pattern.search(text):
-        RESULTS.write_text(pattern.sub(lambda _: section, text), encoding="utf-8")
-        return
-    RESULTS.write_text(text.rstrip("\n") + "\n\n" + section, encoding="utf-8")
 
 
 def main() -> None:
     started, clock = datetime.now(UTC), time.monotonic()
     figures = measure()
     section, summary = report(figures, started, time.monotonic() - clock)
-    write_section(section)
+    write_section("cli_bench", section)
     print("\n".join(["CLI:", *summary]))
     print(f"CLI bench: {time.monotonic() - clock:.0f} s; section written to {RESULTS.relative_to(ROOT)}")
 

@@ -208,7 +208,11 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main() -> None:
-    print(markdown(run()))
+    from sections import write_section
+
+    section = markdown(run())
+    write_section("door_cli_bench", section)
+    print(section)
 
 
 if __name__ == "__main__":
