@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask
+if TYPE_CHECKING:  # Flask is imported by create_app, so the CLI can use server.ical without it
+    from flask import Flask
 
 __version__ = "0.1.0"
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """The app factory: defaults, then `EVENTDESK_*` environment, then the test dict."""
+    from flask import Flask
+
     app = Flask(__name__)
     data_dir = Path(os.environ.get("EVENTDESK_DATA_DIR", "instance")).resolve()
     app.config.from_mapping(
