@@ -5,12 +5,17 @@ the two is what Eventdesk's own request path costs (routing in flask-restx, the 
 snapshot and version check, the token lookup, the cache lookup, conditional headers), nothing
 else. Each path answers with the bytes and Content-Type the real endpoint answered there, so
 every endpoint is compared with sending its own body.
+
+`create_write_app` is the limit for a write (redeeming a scan): Flask parsing the JSON body
+and doing one SQLite INSERT and COMMIT, with the server's connection settings.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 from flask import Flask, Response, request
@@ -45,5 +50,52 @@ def create_app() -> Flask:
         if found is None:
             return Response(status=404)
         return Response(found[0], content_type=found[1])
+
+    return app
+
+
+# --- the limit for a write: one INSERT and COMMIT ------------------------------------------
+
+SCANS = """CREATE TABLE IF NOT EXISTS scans (
+    pk INTEGER PRIMARY KEY, scan_id TEXT NOT NULL UNIQUE, list TEXT NOT NULL, type TEXT NOT NULL,
+    payload TEXT NOT NULL
+)"""
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A connection as server/db.py connect() makes one (WAL set on the file, as init-db does)."""
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA journal_mode = WAL")
+    return conn
+
+
+def create_write_app() -> Flask:
+    """POST /<anything>: parse the JSON scan, INSERT it and COMMIT; GET /ready for the bench.
+
+    The database is EVENTDESK_BENCH_DB (made here, before gunicorn forks); each worker opens
+    its own connection on its first request and keeps it, as server/db_app.py does.
+    """
+    path = os.environ["EVENTDESK_BENCH_DB"]
+    with contextlib.closing(connect(path)) as conn:
+        conn.execute(SCANS)
+    held: dict[int, sqlite3.Connection] = {}
+    app = Flask(__name__)
+
+    @app.get("/ready")
+    def ready() -> Response:
+        return Response(status=200)
+
+    @app.post("/<path:_path>")
+    def insert(_path: str) -> tuple[dict, int]:
+        scan = request.get_json()
+        conn = held.get(os.getpid()) or held.setdefault(os.getpid(), connect(path))
+        conn.execute("BEGIN IMMEDIATE")
+        cursor = conn.execute(
+            "INSERT INTO scans (scan_id, list, type, payload) VALUES (?, ?, ?, ?)",
+            (scan["scan_id"], scan["list"], scan["type"], scan["payload"]),
+        )
+        conn.execute("COMMIT")
+        return {"id": cursor.lastrowid, "result": "ok", "scan_id": scan["scan_id"]}, 201
 
     return app

@@ -6,7 +6,11 @@ Every figure is reported as a ratio to a limit measured in the same run:
     memory under the same gunicorn config as `make run` (server/gunicorn_conf.py);
   * loading a programme file against bench/raw_sqlite.py, plain sqlite3 writing the same rows;
   * importing attendees against bench/raw_attendees.py, plain sqlite3 writing the same rows;
-  * personal-feed and bookmark latency with 100,000 attendees against the same with 1,000.
+  * personal-feed and bookmark latency with 100,000 attendees against the same with 1,000;
+  * redeeming scans (`POST /checkins`, wrk with bench/redeem.lua) against bench/bare_app.py's
+    write limit, Flask doing one SQLite INSERT and COMMIT per request under the same config;
+  * checking one scan offline, as a door does with its bundle, against the Ed25519 verify alone,
+    and the door bundle of 100,000 attendees against plain sqlite3 + json.dumps (bench/door.py).
 Servers bind 127.0.0.1 only, and are stopped on the way out, even on error.
 """
 
@@ -14,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
+import gzip
 import hashlib
 import http.client
 import itertools
@@ -32,7 +38,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,7 +47,9 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+import door
 from bare_app import write_bodies
+from door import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # `make bench` runs .venv/bin/python
@@ -56,7 +64,7 @@ SESSIONS_BY_TRACK = f"{SESSIONS}?track=sme-growth"
 ONE_SESSION = f"{SESSIONS}/opening-plenary"
 ME = "/api/v1/me"
 
-# Seconds per wrk measurement: 5 (8 until the calendar reads came), to keep the run near 5 minutes.
+# Seconds per wrk measurement: 5 (8 until the calendar reads came), to keep the run under 7 minutes.
 DURATION = 5
 WARMUP = 2  # seconds of wrk first, so every worker has its response cache filled
 # Two connections per sync worker: one being served while the next waits in the backlog, so
@@ -77,6 +85,19 @@ WARM_READS = 20  # unmeasured feed reads, two at a time, before the cache hits: 
 HITS = 300  # feed reads answered from the cache, per round
 CYCLES = 90  # per round: bookmark a 16th session, read the feed, remove it, read the feed
 FEED_HIT, FEED_MISS, PUT, DELETE = "feed, cache hit", "feed, cache miss (after a bookmark change)", "PUT", "DELETE"
+
+CHECKINS = f"{EVENT}/checkins"
+DOOR_BUNDLE = f"{EVENT}/door-bundle"
+DOOR_NOW = "2014-10-20T09:00:00+02:00"  # EVENTDESK_NOW of the door servers: Day 1 entrance is open
+DOOR_LIST = "Day 1 entrance"
+REDEEM_SCRIPT = ROOT / "bench" / "redeem.lua"
+REDEEM_ATTENDEES = 1_000
+REDEEM_CONNECTIONS = 16
+REDEEM_RUNS = 2  # each between two runs of the bare limit
+REDEEM_TARGET = 0.6
+CHECK_SAMPLES = 5_000  # timeit samples (one call each) of the offline check, and as many of its limit
+BUNDLE_RUNS = 3  # timed requests of each kind of door bundle, and runs of its limit; medians reported
+DELTA = 10  # attendees added, and scans made, between a full door bundle and the delta after it
 
 # Server settings the caller may have set; servers get none of them, so runs compare.
 _SERVER_ENV = {"HOST", "PORT", "WEB_CONCURRENCY", "GUNICORN_CMD_ARGS"}
@@ -185,14 +206,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def fetch(url: str, headers: dict[str, str] | None = None, method: str = "GET") -> Answer:
+def fetch(url: str, headers: dict[str, str] | None = None, method: str = "GET", body: bytes | None = None) -> Answer:
     """One request on a connection of its own (no keep-alive); a 304 or 404 is an answer here."""
     parts = urlsplit(url)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
     started = time.perf_counter()
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     try:
-        conn.request(method, target, headers={"Connection": "close", **(headers or {})})
+        conn.request(method, target, body, headers={"Connection": "close", **(headers or {})})
         response = conn.getresponse()
         body = response.read()
     finally:
@@ -202,10 +223,19 @@ def fetch(url: str, headers: dict[str, str] | None = None, method: str = "GET") 
 
 @contextlib.contextmanager
 def serve(app: str, tmp: Path, name: str, ready: str = PROGRAMME, **env: str) -> Iterator[str]:
-    """Run `app` under gunicorn with the config `make run` uses; yields its base URL.
+    """Run `app` under gunicorn with the config `make run` uses; yields its base URL."""
+    with serve_process(app, tmp, name, ready, **env) as (base, _master):
+        yield base
 
-    The one addition is a private control socket: gunicorn's default is one per user, and
-    the bench must not take it over from a server someone is running on this machine.
+
+@contextlib.contextmanager
+def serve_process(
+    app: str, tmp: Path, name: str, ready: str = PROGRAMME, **env: str
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`serve`, yielding the gunicorn master's process too (its children are the workers).
+
+    The one addition to `make run` is a private control socket: gunicorn's default is one per
+    user, and the bench must not take it over from a server someone is running on this machine.
     """
     port = free_port()
     log_path = tmp / f"gunicorn-{name}.log"
@@ -223,7 +253,7 @@ def serve(app: str, tmp: Path, name: str, ready: str = PROGRAMME, **env: str) ->
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base + ready, proc, log_path)
-        yield base
+        yield base, proc
     finally:
         _stop(proc)
 
@@ -258,13 +288,34 @@ _TO_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 def wrk(url: str, headers: dict[str, str] | None = None, duration: int = DURATION) -> Load:
     """Drive `url` with wrk; any answer other than 2xx/3xx fails the run."""
-    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration}s", "--timeout", "5s", "--latency"]
-    for name, value in (headers or {}).items():
-        command += ["-H", f"{name}: {value}"]
-    out = subprocess.run([*command, url], capture_output=True, text=True, check=True, timeout=duration + 30)
-    text = out.stdout
+    text = run_wrk(url, headers, duration)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     check(errors is None, f"{url}: error responses under load:\n{text}")
+    return parse_load(text)
+
+
+def run_wrk(
+    url: str,
+    headers: dict[str, str] | None,
+    duration: int,
+    connections: int = CONNECTIONS,
+    script: Sequence[str | Path] = (),
+) -> str:
+    """wrk's report on `url`: one thread, `connections` connections; `script` is the Lua script
+    and its arguments."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "--latency"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    if script:
+        command += ["-s", str(script[0]), url, "--", *(str(arg) for arg in script[1:])]
+    else:
+        command.append(url)
+    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=duration + 30)
+    return out.stdout
+
+
+def parse_load(text: str) -> Load:
+    """Requests per second and the p50 and p99 latency of a wrk report."""
     percentiles = re.finditer(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\b", text, re.MULTILINE)
     latency = {m[1]: float(m[2]) * _TO_MS[m[3]] for m in percentiles}
     return Load(float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1]), latency["50"], latency["99"])
@@ -273,9 +324,12 @@ def wrk(url: str, headers: dict[str, str] | None = None, duration: int = DURATIO
 def measure(label: str, url: str, headers: dict[str, str] | None = None) -> Load:
     """Warm up, then measure."""
     wrk(url, headers, duration=WARMUP)
-    load = wrk(url, headers)
+    return show(label, wrk(url, headers))
+
+
+def show(label: str, load: Load, extra: str = "") -> Load:
     print(
-        f"  {label:<60} {load.rps:7,.0f} req/s  p50 {load.p50_ms:.2f} ms  p99 {load.p99_ms:.2f} ms",
+        f"  {label:<60} {load.rps:7,.0f} req/s  p50 {load.p50_ms:.2f} ms  p99 {load.p99_ms:.2f} ms{extra}",
         flush=True,
     )
     return load
@@ -287,6 +341,12 @@ def measure(label: str, url: str, headers: dict[str, str] | None = None) -> Load
 def import_attendees(source: Path, slug: str, data_dir: Path, tokens: Path) -> ProcessRun:
     """`eventdesk-server import-attendees`, issuing tokens to the new attendees."""
     return eventdesk("import-attendees", source, "--event", slug, "--tokens-out", tokens, data_dir=data_dir)
+
+
+def write_attendees(path: Path, people: list[tuple[str, str]]) -> None:
+    """A registration CSV of (name, email): academics from Belgium, with no organisation."""
+    rows = "".join(f"{name},{email},,BE,academia\n" for name, email in people)
+    path.write_text("name,email,organisation,country,category\n" + rows, encoding="utf-8")
 
 
 def first_token(tokens: Path) -> tuple[str, str]:
@@ -333,7 +393,7 @@ def http_section(tmp: Path) -> dict:
     eventdesk("init-db", data_dir=data)
     eventdesk("load-programme", "--builtin", data_dir=data)
     one = tmp / "one-attendee.csv"
-    one.write_text("name,email,organisation,country,category\nBench Person,bench@example.org,,BE,academia\n")
+    write_attendees(one, [("Bench Person", "bench@example.org")])
     import_attendees(one, "ecc2014", data, tmp / "one-attendee-token.csv")
     real = {"EVENTDESK_DATA_DIR": str(data)}
 
@@ -394,19 +454,29 @@ def _interleaved(base: str, bare_base: str, reads: list[Read]) -> list[Row]:
     rows: list[Row] = []
     for _path, same_bytes in itertools.groupby(reads, key=lambda read: read.path):
         group = list(same_bytes)
-        bares = [_bare(group[0], 1, bare_base)]
-        rows.append(bares[0])
-        for read in group:
-            row = Row(read.name, measure(read.name, base + read.path, read.headers), read.target)
-            bares.append(_bare(read, len(bares) + 1, bare_base))
-            row.limit = (bares[-2].load.rps + bares[-1].load.rps) / 2
-            rows += [row, bares[-1]]
-        for bare in bares:
-            bare.limit = statistics.mean(b.load.rps for b in bares)
+        runs = [(read.name, read.target, functools.partial(measure, read.name, base + read.path, read.headers))
+                for read in group]  # fmt: skip
+        rows += bracketed(runs, functools.partial(_bare, group[0], bare_base=bare_base))
     return rows
 
 
-def _bare(read: Read, n: int, bare_base: str) -> Row:
+def bracketed(runs: list[tuple[str, float | None, Callable[[], Load]]], bare: Callable[[int], Row]) -> list[Row]:
+    """Each of `runs` (name, target, measurement) between two runs of its limit (`bare(n)`, n from 1),
+    rows in the order measured. A run's limit is the mean of the two around it; a bare row's, the
+    mean of them all."""
+    bares = [bare(1)]
+    rows = [bares[0]]
+    for name, target, run in runs:
+        row = Row(name, run(), target)
+        bares.append(bare(len(bares) + 1))
+        row.limit = (bares[-2].load.rps + bares[-1].load.rps) / 2
+        rows += [row, bares[-1]]
+    for row in bares:
+        row.limit = statistics.mean(b.load.rps for b in bares)
+    return rows
+
+
+def _bare(read: Read, n: int, *, bare_base: str) -> Row:
     name = f"bare limit, {read.body} bytes ({n})"
     return Row(name, measure(name, bare_base + read.path), bare_of=read.path)
 
@@ -455,6 +525,7 @@ def attendee_section(tmp: Path) -> dict:
         import_attendees(files[count], slug, dirs[count], tokens[count])
     return {
         "imports": imports,
+        "source": files[largest],
         "file_mb": files[largest].stat().st_size / 1e6,
         **_latencies(tmp, dirs, tokens),
     }
@@ -497,7 +568,7 @@ def _latencies(tmp: Path, dirs: dict[int, Path], tokens: dict[int, Path]) -> dic
     for count, kinds in samples.items():
         print(
             f"  {count:>7,} attendees: "
-            + ", ".join(f"{k.split(' (')[0]} p50 {_p(v, 50):.2f} ms" for k, v in kinds.items())
+            + ", ".join(f"{k.split(' (')[0]} p50 {percentile(v, 50):.2f} ms" for k, v in kinds.items())
         )
     return {"latency": samples, "sizes": sizes}
 
@@ -565,9 +636,226 @@ def _warm(person: Person) -> str:
     return next(iter(found))[1]
 
 
-def _p(samples: list[float], percent: int) -> float:
-    """The `percent` percentile of `samples` (ms)."""
-    return statistics.quantiles(samples, n=100, method="inclusive")[percent - 1]
+# --- doors -------------------------------------------------------------------------------
+
+
+def door_section(tmp: Path, large: Path, large_count: int) -> dict:
+    """Redeeming scans online, the offline check of one scan, and the door bundle of `large`
+    (a CSV of `large_count` attendees), each against its limit."""
+    template = tmp / "door-template"  # the built-in conference alone; each data dir starts as a copy
+    eventdesk("init-db", data_dir=template)
+    eventdesk("load-programme", "--builtin", data_dir=template)
+    redeem_dir, bundle_dir = tmp / "door-redeem", tmp / "door-bundle"
+    for data in (redeem_dir, bundle_dir):
+        shutil.copytree(template, data)
+    small, tokens = tmp / "door-attendees.csv", tmp / "door-attendees.tok"
+    eventdesk("generate-attendees", f"--count={REDEEM_ATTENDEES}", "-o", small, data_dir=tmp / "unused")
+    import_attendees(small, "ecc2014", redeem_dir, tokens)
+    redeem = _redeem(tmp, redeem_dir, tokens)
+    print(f"Offline check: {CHECK_SAMPLES:,} timeit samples each, alternated")
+    checks = door.time_checks(door.Door.from_bundle(redeem.pop("bundle")), redeem.pop("payloads"), CHECK_SAMPLES)
+    for name, timing in checks.items():
+        print(f"  {name:<60} median {timing.median_us:.1f} µs  p99 {timing.p99_us:.1f} µs", flush=True)
+    return {"redeem": redeem, "check": checks, "bundle": _bundle(tmp, bundle_dir, large, large_count)}
+
+
+def create_device(data: Path) -> str:
+    """A door device's token (`eventdesk-server create-device` prints it alone on its last line)."""
+    run = eventdesk("create-device", "--event", "ecc2014", "--name", "Bench door", data_dir=data)
+    return run.output.splitlines()[-1].strip()
+
+
+def ticket_payloads(base: str, tokens: Path) -> list[str]:
+    """The QR payload of every attendee in an `--tokens-out` file, from `GET /me/ticket` with their token."""
+    with tokens.open(encoding="utf-8", newline="") as handle:
+        people = [row["token"] for row in csv.DictReader(handle)]
+
+    def payload(token: str) -> str:
+        answer = fetch(f"{base}{ME}/ticket", {"Authorization": f"Bearer {token}"})
+        check(answer.status == 200, f"GET {ME}/ticket answered {answer.status}")
+        return json.loads(answer.body)["payload"]
+
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(payload, people))
+
+
+def _redeem(tmp: Path, data: Path, tokens: Path) -> dict:
+    """`POST /checkins` under wrk and bench/redeem.lua, each run between two of the bare limit's."""
+    auth = {"Authorization": f"Bearer {create_device(data)}"}
+    real_env = {"EVENTDESK_DATA_DIR": str(data), "EVENTDESK_NOW": DOOR_NOW}
+    bare_env = {"EVENTDESK_BENCH_DB": str(tmp / "bare-scans.sqlite3")}
+    payloads = tmp / "payloads.txt"
+    statuses: dict[str, dict[int, int]] = {}
+
+    def run(name: str, url: str, duration: int = DURATION) -> Load:
+        """One wrk run; `name` tags its scan ids (each run's are new) and files its statuses."""
+        script = [REDEEM_SCRIPT, re.sub(r"\W+", "-", name), payloads, DOOR_LIST]
+        text = run_wrk(url, auth, duration, REDEEM_CONNECTIONS, script)
+        check("Socket errors" not in text, f"{name}: connection errors under load:\n{text}")
+        seen = {int(code): int(count) for code, count in re.findall(r"^status (\d+) (\d+)$", text, re.MULTILINE)}
+        check(not any(code >= 500 for code in seen), f"{name}: server errors under load: {seen}")
+        check(not name.startswith("bare") or set(seen) == {201}, f"{name}: the bare limit answered {seen}")
+        statuses[name] = seen
+        return show(name, parse_load(text), "  " + ", ".join(f"{n:,} × {code}" for code, n in sorted(seen.items())))
+
+    print(f"Redeem: wrk -c{REDEEM_CONNECTIONS} {DURATION}s per run, {REDEEM_RUNS} runs between 3 of the bare limit")
+    with contextlib.ExitStack() as servers:
+        base = servers.enter_context(serve("server:create_app()", tmp, "redeem", **real_env))
+        bare_app = "bench.bare_app:create_write_app()"
+        bare_base = servers.enter_context(serve(bare_app, tmp, "redeem-bare", "/ready", **bare_env))
+        found = ticket_payloads(base, tokens)
+        payloads.write_text("\n".join(found) + "\n", encoding="utf-8")
+        bundle = fetch(base + DOOR_BUNDLE, auth)
+        check(bundle.status == 200, f"GET {DOOR_BUNDLE} answered {bundle.status}")
+        run("warm-up", base + CHECKINS, WARMUP)
+        run("bare warm-up", bare_base + CHECKINS, WARMUP)
+        rows = bracketed(
+            [
+                (f"`POST {CHECKINS}`, run {n}", REDEEM_TARGET, functools.partial(run, f"redeem {n}", base + CHECKINS))
+                for n in range(1, REDEEM_RUNS + 1)
+            ],
+            lambda n: Row(
+                f"bare limit, INSERT + COMMIT ({n})", run(f"bare {n}", bare_base + CHECKINS), bare_of=CHECKINS
+            ),
+        )
+    conn = sqlite3.connect(data / "eventdesk.sqlite3")
+    try:
+        mix = dict(conn.execute("SELECT result, COUNT(*) FROM scans GROUP BY result ORDER BY COUNT(*) DESC"))
+        kinds = dict(conn.execute("SELECT type, COUNT(*) FROM scans GROUP BY type ORDER BY type"))
+    finally:
+        conn.close()
+    answered = sum(n for name, seen in statuses.items() if not name.startswith("bare") for n in seen.values())
+    check(sum(mix.values()) >= answered, f"{answered} scans answered, {sum(mix.values())} recorded")
+    return {
+        "rows": rows,
+        "statuses": statuses,
+        "mix": mix,
+        "types": kinds,
+        "bundle": json.loads(bundle.body),
+        "payloads": found,
+        "bundle_bytes": len(bundle.body),
+    }
+
+
+def _bundle(tmp: Path, data: Path, source: Path, count: int) -> dict:
+    """`GET /door-bundle` with `count` attendees, alternated with its limit (plain sqlite3 +
+    json.dumps); then its delta after DELTA new attendees, and after DELTA scans of them too."""
+    imported = eventdesk("import-attendees", source, "--event", "ecc2014", data_dir=data)
+    auth = {"Authorization": f"Bearer {create_device(data)}"}
+    env = {"EVENTDESK_DATA_DIR": str(data), "EVENTDESK_NOW": DOOR_NOW}
+    print(f"Door bundle: {count:,} attendees, {BUNDLE_RUNS} requests of each kind")
+    with serve_process("server:create_app()", tmp, "bundle", **env) as (base, master):
+        idle = worker_peaks(master)
+        whole, bare_ms = Bundles(base + DOOR_BUNDLE, auth), []
+        for _ in range(BUNDLE_RUNS):
+            started = time.perf_counter()
+            bare_body = door.bare_roster(data / "eventdesk.sqlite3", "ecc2014")
+            bare_ms.append((time.perf_counter() - started) * 1000)
+            whole.request()
+        check(whole.failure is None, f"{DOOR_BUNDLE}: {whole.failure}")
+        roster = len(whole.document["roster"])
+        check(roster == count, f"the door bundle lists {roster} attendees, not {count}")
+        since = f"{base}{DOOR_BUNDLE}?since={whole.document['cursor']}"
+        tokens = _add_attendees(tmp, data)
+        added = Bundles(since, auth).measure((DELTA, 0))
+        _scan(base, auth, tokens)
+        scanned = Bundles(since, auth).measure((DELTA, DELTA))
+        peaks = worker_peaks(master)
+    for fetched in (added, scanned):
+        fetched.failure = fetched.failure and f"{fetched.failure}: {last_error(tmp / 'gunicorn-bundle.log')}"
+    for name, fetched in (("whole", whole), ("delta", added), ("delta+", scanned)):
+        times = ", ".join(f"{kind} {fetched.median_ms(kind):,.1f} ms" for kind in fetched.ms if fetched.ms[kind])
+        found = fetched.failure or f"{len(fetched.body):,} bytes, gzip {len(fetched.gzipped):,}: {times}"
+        print(f"  {name:<8} {found}", flush=True)
+    print(f"  {'limit':<8} {len(bare_body):,} bytes: {statistics.median(bare_ms):,.0f} ms; worker peak RSS {peaks}")
+    return {
+        "import": imported,
+        "whole": whole,
+        "added": added,
+        "scanned": scanned,
+        "bare_ms": statistics.median(bare_ms),
+        "bare_bytes": len(bare_body),
+        "idle_kb": idle,
+        "peak_kb": peaks,
+    }
+
+
+@dataclass
+class Bundles:
+    """Timed requests of one door-bundle URL, as is and with Accept-Encoding: gzip, alternated."""
+
+    url: str
+    auth: dict[str, str]
+    ms: dict[str, list[float]] = field(default_factory=lambda: {"identity": [], "gzip": []})
+    body: bytes = b""
+    gzipped: bytes = b""
+    failure: str | None = None  # why the server could not answer, if it could not
+
+    def request(self) -> None:
+        """One request of each kind; the bytes must not change between requests."""
+        for kind, times in self.ms.items():
+            packed = kind == "gzip"
+            answer = fetch(self.url, self.auth | ({"Accept-Encoding": "gzip"} if packed else {}))
+            if answer.status >= 500:
+                self.failure = f"HTTP {answer.status}"
+                return
+            check(answer.status == 200, f"GET {self.url} answered {answer.status}")
+            check(answer.headers.get("Content-Encoding") == (kind if packed else None), f"{kind}: {answer.headers}")
+            body = gzip.decompress(answer.body) if packed else answer.body
+            check(self.body in (b"", body), f"GET {self.url} changed between requests")
+            self.body = body
+            self.gzipped = answer.body if packed else self.gzipped
+            times.append(answer.ms)
+
+    def measure(self, expected: tuple[int, int]) -> Bundles:
+        """BUNDLE_RUNS requests of each kind of a delta listing `expected` (roster, presence) entries."""
+        for _ in range(BUNDLE_RUNS):
+            self.request()
+            if self.failure:
+                return self
+        found = (self.document["delta"], len(self.document["roster"]), len(self.document["presence"]))
+        check(found == (True, *expected), f"the delta's (delta, roster, presence) is {found}, not {expected}")
+        return self
+
+    def median_ms(self, kind: str) -> float:
+        return statistics.median(self.ms[kind])
+
+    @functools.cached_property
+    def document(self) -> dict:
+        return json.loads(self.body)
+
+
+def last_error(log: Path) -> str:
+    """The last exception a server logged (its type and message), for a 5xx answer."""
+    errors = re.findall(r"^\w+(?:Error|Exception)\b.*$", log.read_text(errors="replace"), re.MULTILINE)
+    return errors[-1] if errors else "no exception logged"
+
+
+def _add_attendees(tmp: Path, data: Path) -> Path:
+    """DELTA new attendees, imported with `import-attendees` while the server runs; their tokens."""
+    source, tokens = tmp / "delta-attendees.csv", tmp / "delta-attendees.tok"
+    write_attendees(source, [(f"Delta Person {n}", f"delta{n}@example.org") for n in range(DELTA)])
+    import_attendees(source, "ecc2014", data, tokens)
+    return tokens
+
+
+def _scan(base: str, auth: dict[str, str], tokens: Path) -> None:
+    """Scan in each attendee of an `--tokens-out` file once, at the door, online."""
+    headers = auth | {"Content-Type": "application/json"}
+    for n, payload in enumerate(ticket_payloads(base, tokens)):
+        scan = {"payload": payload, "list": DOOR_LIST, "type": "entry", "scan_id": f"delta-{n}"}
+        answer = fetch(base + CHECKINS, headers, "POST", json.dumps(scan).encode())
+        check(answer.status == 201, f"POST {CHECKINS} answered {answer.status}: {answer.body[:300]!r}")
+
+
+def worker_peaks(master: subprocess.Popen) -> list[int]:
+    """Peak RSS so far (VmHWM, kB) of each worker of a gunicorn master; [] if /proc cannot tell."""
+    try:
+        workers = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+        statuses = [Path(f"/proc/{pid}/status").read_text() for pid in workers]
+    except OSError:
+        return []
+    return sorted(int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)[1]) for status in statuses)
 
 
 # --- report ------------------------------------------------------------------------------
@@ -584,10 +872,30 @@ class Figures:
     loads: dict[str, ProcessRun]  # programme loading: raw, first, second (medians)
     imports: dict[str, ProcessRun]  # attendee import: raw, first, again (medians)
     latency: dict[str, dict[int, tuple[float, float]]]  # kind -> attendee count -> (p50, p99) ms
+    doors: dict  # what door_section measured
 
     @property
     def reads(self) -> list[Row]:
         return [row for row in self.rows if row.bare_of is None]
+
+    @property
+    def redeems(self) -> list[Row]:
+        return [row for row in self.doors["redeem"]["rows"] if row.bare_of is None]
+
+    @property
+    def redeem_ratio(self) -> float:
+        """The mean of the redeem runs' ratios to their limits."""
+        return statistics.mean(self.ratio(row) for row in self.redeems)
+
+    @property
+    def bundles(self) -> dict[str, Bundles]:
+        """The door bundle requests by what they were: the whole, then the two deltas."""
+        names = {"whole": "whole bundle", "added": f"delta after {DELTA} new attendees"}
+        names["scanned"] = f"delta after {DELTA} new attendees and {DELTA} scans"
+        return {name: self.doors["bundle"][key] for key, name in names.items()}
+
+    def failures(self) -> list[str]:
+        return [f"{name}: {fetched.failure}" for name, fetched in self.bundles.items() if fetched.failure]
 
     def ratio(self, row: Row) -> float:
         return row.load.rps / row.limit
@@ -608,10 +916,11 @@ class Figures:
             for kind in self.latency
             if _scale_marks(self, kind)
         ]
-        return late + slow
+        redeem = [f"redeem `POST {CHECKINS}`"] if self.redeem_ratio < REDEEM_TARGET else []
+        return late + redeem + slow
 
 
-def figures(http: dict, scale: dict, attendees: dict) -> Figures:
+def figures(http: dict, scale: dict, attendees: dict, doors: dict) -> Figures:
     bares: dict[str, list[float]] = {}
     for row in http["rows"]:
         if row.bare_of is not None:
@@ -620,7 +929,10 @@ def figures(http: dict, scale: dict, attendees: dict) -> Figures:
     spreads = {path: (max(rps) - min(rps)) / limits[path] for path, rps in bares.items()}
     workers = {count: Load.mean(loads) for count, loads in http["workers"].items()}
     latency = {
-        kind: {count: (_p(kinds[kind], 50), _p(kinds[kind], 99)) for count, kinds in attendees["latency"].items()}
+        kind: {
+            count: (percentile(kinds[kind], 50), percentile(kinds[kind], 99))
+            for count, kinds in attendees["latency"].items()
+        }
         for kind in (FEED_HIT, FEED_MISS, PUT, DELETE)
     }
     return Figures(
@@ -631,6 +943,7 @@ def figures(http: dict, scale: dict, attendees: dict) -> Figures:
         {key: _median(runs) for key, runs in scale.items() if key != "file_mb"},
         {key: _median(runs) for key, runs in attendees["imports"].items()},
         latency,
+        doors,
     )
 
 
@@ -752,7 +1065,7 @@ def report(
             "`gunicorn --config python:server.gunicorn_conf` as `make run` (2 sync workers; a private "
             f"control socket), driven by `wrk -t1 -c{CONNECTIONS} -d{DURATION}s --latency` after "
             f"{WARMUP} s of warm-up, one measurement at a time ({DURATION} s per measurement since the "
-            "calendar reads were added, 8 s before, to keep the whole run near 5 minutes). The limit is "
+            "calendar reads were added, 8 s before, to keep the whole run under 7 minutes). The limit is "
             "bench/bare_app.py under the same gunicorn config, answering each path from memory with the "
             "bytes and Content-Type the real endpoint's 200 has there (a 304 is held to sending its full "
             f"body, as before): {'; '.join(bodies)}. The personal feed is that of an attendee made with "
@@ -837,6 +1150,7 @@ def report(
             "",
             *_latency_table(f),
             "",
+            *_door_report(f),
             "## What the numbers mean",
             "",
             "- A ratio of 1.00 means Eventdesk's own request path (flask-restx dispatch, the database "
@@ -868,9 +1182,115 @@ def report(
             f"({imports['first'].max_rss_kb / 1024:.0f} MB), {imports['first'].seconds / imports['raw'].seconds:.1f}× "
             f"plain sqlite3; importing the same file again took {imports['again'].seconds:.1f} s "
             f"({imports['again'].max_rss_kb / 1024:.0f} MB) and changed nothing.",
+            *_door_meanings(f),
             "",
         ]
     )
+
+
+def _door_report(f: Figures) -> list[str]:
+    """The door check-in section of bench/RESULTS.md."""
+    redeem, checks, bundle = f.doors["redeem"], f.doors["check"], f.doors["bundle"]
+    statuses = "; ".join(
+        f"{name}: " + ", ".join(f"{n:,} × {code}" for code, n in sorted(seen.items()))
+        for name, seen in redeem["statuses"].items()
+    )
+    mix = ", ".join(f"{result} {n:,}" for result, n in redeem["mix"].items())
+    kinds = ", ".join(f"{kind} {n:,}" for kind, n in redeem["types"].items())
+    check_row = "offline check: `ticketcode.parse` + `ticketcode.verify` + revoked set + roster dict"
+    bare_verify = "bare limit: Ed25519 `verify` of the same signature and message (`cryptography`, key loaded)"
+    lines = [
+        "## Door check-in",
+        "",
+        "### Redeeming scans online",
+        "",
+        f"`POST {CHECKINS}` on a server as `make run` (2 sync workers) with `EVENTDESK_NOW={DOOR_NOW}` (so "
+        f"{DOOR_LIST} is open), holding the built-in conference and {REDEEM_ATTENDEES:,} attendees "
+        "(`generate-attendees` + `import-attendees --event ecc2014 --tokens-out TOKENS`), whose QR payloads "
+        f"were fetched once with `GET {ME}/ticket` and their own tokens; the door token is from "
+        '`eventdesk-server create-device --event ecc2014 --name "Bench door"`. Driven by `wrk -t1 '
+        f"-c{REDEEM_CONNECTIONS} -d{DURATION}s --latency -s bench/redeem.lua` after {WARMUP} s of warm-up of "
+        f'each server: every request is a new scan, `{{"payload", "list": "{DOOR_LIST}", "type", "scan_id"}}` '
+        "with a scan id never sent before; request k scans ticket k mod "
+        f"{REDEEM_ATTENDEES:,}, as an exit in the first pass over the tickets, an entry in the second, and so "
+        "on, so every scan should be accepted (`ok`, 201): an exit always is, and the list allows re-entry. "
+        "The limit is `create_write_app` of bench/bare_app.py under the same gunicorn config: it parses the "
+        "same JSON and does one INSERT into a table with a unique scan id (BEGIN IMMEDIATE, INSERT, COMMIT) "
+        "in a WAL database with server/db.py's settings (synchronous=NORMAL, busy timeout 10 s), one "
+        "connection kept per worker. Runs alternate with the limit's, as the HTTP reads do.",
+        "",
+        *_load_table(redeem["rows"], f),
+        "",
+        f"Mean ratio {f.redeem_ratio:.2f}, target ≥ {REDEEM_TARGET}: {mark(f.redeem_ratio, REDEEM_TARGET)}. "
+        f"HTTP statuses (from the script): {statuses}. Results recorded in the server's scans table over "
+        f"the whole run, warm-up included: {mix} (by type: {kinds}).",
+        "",
+        "### Checking one scan offline",
+        "",
+        "What a door device does with the door bundle when offline, in-process: parse the QR text and verify "
+        "its Ed25519 signature with server/ticketcode.py and the bundle's public keys, look the serial up in "
+        "the revoked serials (a set) and the roster (a dict by serial); bench/door.py. The limit is the one "
+        "step no door can skip: `cryptography`'s Ed25519 verify of the same 64-byte signature over the same "
+        f"message, the key loaded once. {CHECK_SAMPLES:,} timeit samples of one call each, the two alternated "
+        f"call by call, over the {REDEEM_ATTENDEES:,} payloads above (bundle of the redeem server, "
+        f"{redeem['bundle_bytes']:,} bytes). Ratio = limit / check.",
+        "",
+        "| | median µs | p99 µs | ratio (median) | ratio (p99) |",
+        "|---|---|---|---|---|",
+        f"| {bare_verify} | {checks['bare'].median_us:.1f} | {checks['bare'].p99_us:.1f} | 1.00 | 1.00 |",
+        f"| {check_row} | {checks['check'].median_us:.1f} | {checks['check'].p99_us:.1f} "
+        f"| {checks['bare'].median_us / checks['check'].median_us:.2f} "
+        f"| {checks['bare'].p99_us / checks['check'].p99_us:.2f} |",
+        "",
+        f"### Door bundle with {ATTENDEE_COUNTS[-1]:,} attendees",
+        "",
+        f"The attendee file of the import above imported into a copy of the built-in conference "
+        f"({bundle['import'].seconds:.1f} s, {_one_line(bundle['import'])}), then `GET {DOOR_BUNDLE}` with a "
+        f"door token, {BUNDLE_RUNS} times as is and {BUNDLE_RUNS} times with `Accept-Encoding: gzip`, "
+        "alternated; time from connecting to the last byte, median. Then "
+        f"`import-attendees` of {DELTA} new attendees while the server runs, and `?since=<cursor of the whole "
+        f"bundle>` the same way; then {DELTA} online scans of them (entries, 201) and that delta again. The "
+        "limit for the whole bundle is plain sqlite3 + json.dumps in the bench's own process selecting the "
+        "roster's columns (serial, name, organisation, category; no lists, keys or presence) of the same "
+        f"database, alternated with the requests (median of {BUNDLE_RUNS}). Ratio = limit time / time.",
+        "",
+        "| | median ms | median ms, gzip | bytes | gzip bytes | ratio to limit |",
+        "|---|---|---|---|---|---|",
+        f"| bare limit: sqlite3 + json.dumps of the roster | {bundle['bare_ms']:,.1f} | | "
+        f"{bundle['bare_bytes']:,} | | 1.00 |",
+    ]
+    for name, fetched in f.bundles.items():
+        if fetched.failure:
+            lines.append(f"| {name} | **failed**: {fetched.failure} | | | | |")
+            continue
+        plain, packed = fetched.median_ms("identity"), fetched.median_ms("gzip")
+        ratio = f"{bundle['bare_ms'] / plain:.2f}" if name == "whole bundle" else ""
+        lines.append(
+            f"| {name} | {plain:,.1f} | {packed:,.1f} | {len(fetched.body):,} | {len(fetched.gzipped):,} | {ratio} |"
+        )
+    idle, peak = (", ".join(f"{kb / 1024:.0f}" for kb in bundle[key]) or "unknown" for key in ("idle_kb", "peak_kb"))
+    return [
+        *lines,
+        "",
+        f"Peak RSS (VmHWM) of the server's workers: {idle} MB when ready, {peak} MB after all of the above.",
+        "",
+    ]
+
+
+def _door_meanings(f: Figures) -> list[str]:
+    """The door check-in bullets of 'What the numbers mean'."""
+    checks, bundle, whole = f.doors["check"], f.doors["bundle"], f.bundles["whole bundle"]
+    failures = f.failures()
+    return [
+        f"- Redeeming a scan ran at {f.redeem_ratio:.2f} of the rate of one bare INSERT + COMMIT per request "
+        f"(target {REDEEM_TARGET}).",
+        f"- Checking a scan offline took {checks['check'].median_us:.0f} µs, "
+        f"{checks['check'].median_us / checks['bare'].median_us:.2f}× the Ed25519 verify alone.",
+        f"- The whole door bundle for {ATTENDEE_COUNTS[-1]:,} attendees took {whole.median_ms('identity'):,.0f} ms "
+        f"({len(whole.body) / 1e6:.1f} MB, {len(whole.gzipped) / 1e6:.1f} MB gzipped), "
+        f"{whole.median_ms('identity') / bundle['bare_ms']:.1f}× plain sqlite3 + json.dumps of its roster.",
+        f"- Failures: {'; '.join(failures)}." if failures else "- Failures: none.",
+    ]
 
 
 def summary(f: Figures) -> list[str]:
@@ -894,6 +1314,12 @@ def summary(f: Figures) -> list[str]:
         p50, p99 = f.growth(kind)
         slow = _scale_marks(f, kind)
         lines.append(f"  {kind:<58} {p50:5.2f} {p99:5.2f}  {'miss: ' + ', '.join(slow) if slow else 'pass'}")
+    ratio = f.redeem_ratio
+    lines.append(f"Redeem `POST /checkins` -c{REDEEM_CONNECTIONS}, ratio to a bare INSERT + COMMIT:")
+    for row in f.redeems:
+        lines.append(f"  {row.name:<58} {f.ratio(row):5.2f}")
+    lines.append(f"  {'mean':<58} {ratio:5.2f}  target ≥ {REDEEM_TARGET}: {mark(ratio, REDEEM_TARGET)}")
+    lines += _door_meanings(f)[1:]
     return lines
 
 
@@ -906,7 +1332,8 @@ def main() -> None:
         http = http_section(Path(tmp))
         scale = scale_section(Path(tmp))
         attendees = attendee_section(Path(tmp))
-    f = figures(http, scale, attendees)
+        doors = door_section(Path(tmp), attendees["source"], ATTENDEE_COUNTS[-1])
+    f = figures(http, scale, attendees, doors)
     wall = time.monotonic() - clock
     RESULTS.write_text(report(http, scale, attendees, f, started, wall, load_avg), encoding="utf-8")
     print("\n".join(summary(f)))

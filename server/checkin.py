@@ -140,7 +140,8 @@ def _entry_verdict(db, list_row: dict, attendee_pk: int, stamp: str) -> tuple[st
     return "ok", first, superseded
 
 
-def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, now: datetime, keys: list[bytes],
+def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, now: datetime,
+           checked: tuple[str, str | None] = ("malformed", None),
            attendee_pk: int | None = None) -> tuple[dict, int]:  # fmt: skip
     """Decide and record one attempt (inside the caller's write transaction)."""
     previous = _previous(db, scan, device_id, event["id"])
@@ -160,7 +161,7 @@ def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, n
     if moment is None or list_row is None:
         result, moment = "malformed", moment or now
     elif attendee_pk is None:
-        result, serial, attendee_pk = _read_ticket(db, event, scan.payload, keys)
+        result, serial, attendee_pk = _read_ticket(db, event, checked)
     stamp = clock.utc_stamp(moment)
     zone = ZoneInfo(event["timezone"])
     if result == "ok":
@@ -207,39 +208,54 @@ def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, n
     return {"id": cursor.lastrowid, **response}, HTTP_STATUS[result]
 
 
-def _read_ticket(db, event: dict, payload: str, keys: list[bytes]) -> tuple[str, str | None, int | None]:
-    """(result so far, serial, attendee_pk) from the scanned text."""
+def check_code(event: dict, payload: str, keys: list[bytes]) -> tuple[str, str | None]:
+    """(result so far, serial) from the scanned text alone: no database, so it runs before the write lock."""
     try:
         code = ticketcode.parse(payload)
     except ticketcode.MalformedPayload:
-        return "malformed", None, None
+        return "malformed", None
     if code.event_slug != event["slug"]:
-        return "wrong_event", None, None
+        return "wrong_event", None
     if not ticketcode.verify(code, keys):
-        return "invalid_signature", None, None
+        return "invalid_signature", None
+    return "ok", code.serial_hex
+
+
+def _read_ticket(db, event: dict, checked: tuple[str, str | None]) -> tuple[str, str | None, int | None]:
+    """(result so far, serial, attendee_pk): the code's check, then the serial's state."""
+    result, serial = checked
+    if result != "ok":
+        return result, None, None
     row = db.conn.execute(
-        "SELECT attendee_pk, revoked_at FROM tickets WHERE serial = ? AND event_id = ?", (code.serial_hex, event["id"])
+        "SELECT attendee_pk, revoked_at FROM tickets WHERE serial = ? AND event_id = ?", (serial, event["id"])
     ).fetchone()
     if row is None:
-        return "unknown_ticket", code.serial_hex, None
+        return "unknown_ticket", serial, None
     if row["revoked_at"] is not None or row["attendee_pk"] is None:
-        return "revoked", code.serial_hex, row["attendee_pk"]
-    return "ok", code.serial_hex, row["attendee_pk"]
+        return "revoked", serial, row["attendee_pk"]
+    return "ok", serial, row["attendee_pk"]
 
 
 def redeem(db: sqlite_utils.Database, slug: str, scan: Scan, *, device_id: int | None) -> tuple[dict, int]:
-    """One online scan: the verdict and its HTTP status."""
+    """One online scan: the verdict and its HTTP status.
+
+    The signature is checked before the write lock is taken (it needs no database), so the
+    lock is held only for the few statements that decide and record.
+    """
+    event = get_event(db, slug)
+    checked = check_code(event, scan.payload, tickets.public_key_bytes(db, event["id"]))
     with database.write(db):
         event = get_event(db, slug)
-        keys = tickets.public_key_bytes(db, event["id"])
-        return _judge(db, event, scan, device_id=device_id, source="online", now=clock.now(), keys=keys)
+        return _judge(db, event, scan, device_id=device_id, source="online", now=clock.now(), checked=checked)
 
 
 def redeem_batch(db: sqlite_utils.Database, slug: str, scans: list[Scan], *, device_id: int | None) -> list[dict]:
     """Offline scans uploaded later, judged in door-time order; retrying the batch changes nothing."""
+    event = get_event(db, slug)
+    keys = tickets.public_key_bytes(db, event["id"])
+    checked = [check_code(event, scan.payload, keys) for scan in scans]
     with database.write(db):
         event = get_event(db, slug)
-        keys = tickets.public_key_bytes(db, event["id"])
         now = clock.now()
 
         def door_order(index: int) -> tuple:
@@ -250,7 +266,7 @@ def redeem_batch(db: sqlite_utils.Database, slug: str, scans: list[Scan], *, dev
         answers: dict[int, dict] = {}
         for index in order:
             answers[index], _ = _judge(
-                db, event, scans[index], device_id=device_id, source="offline", now=now, keys=keys
+                db, event, scans[index], device_id=device_id, source="offline", now=now, checked=checked[index]
             )
     return [answers[index] for index in range(len(scans))]
 
@@ -268,7 +284,7 @@ def desk_checkin(
         if row is None:
             raise NotFound(f"no attendee {attendee_id!r} in event {slug!r}", fields={"attendee": "unknown id"})
         scan = Scan(scan_id, list_ref, "", scan_type)
-        return _judge(db, event, scan, device_id=device_id, source="desk", now=clock.now(), keys=[],
+        return _judge(db, event, scan, device_id=device_id, source="desk", now=clock.now(),
                       attendee_pk=row[0])  # fmt: skip
 
 

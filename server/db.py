@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -59,6 +62,40 @@ def init_db(db: sqlite_utils.Database) -> int:
     return max(applied | {v for v, _ in migrations.MIGRATIONS})
 
 
+_thread_locks: dict[str, threading.Lock] = {}
+_lock_files: dict[tuple[int, str], int] = {}
+_registry_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _writer_turn(path: str) -> Iterator[None]:
+    """Queue writers on a lock file before BEGIN IMMEDIATE.
+
+    SQLite's busy handler sleeps 1, 2, 5, 10 ms between tries, so a worker kept waiting for a
+    sub-millisecond write lost milliseconds (measured: redeem throughput with 2 workers was
+    no better than with 1). flock wakes the next writer the moment the lock is free. The thread
+    lock orders threads of one process, which share the lock file; the file is opened per
+    process (keyed by pid), so forked workers never share one open file.
+    """
+    with _registry_lock:
+        thread_lock = _thread_locks.setdefault(path, threading.Lock())
+        key = (os.getpid(), path)
+        if key not in _lock_files:
+            _lock_files[key] = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        descriptor = _lock_files[key]
+    with thread_lock:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+
+def _path_of(db: sqlite_utils.Database) -> str | None:
+    row = db.conn.execute("PRAGMA database_list").fetchone()
+    return row[2] or None
+
+
 @contextlib.contextmanager
 def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """One write transaction, taken with BEGIN IMMEDIATE because our writes read first.
@@ -70,15 +107,18 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         with db.atomic():
             yield db
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    else:
-        conn.execute("COMMIT")
+    path = _path_of(db)
+    turn = _writer_turn(path) if path else contextlib.nullcontext()
+    with turn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
 
 
 @contextlib.contextmanager

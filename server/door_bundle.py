@@ -69,11 +69,12 @@ def door_bundle(db: sqlite_utils.Database, slug: str, since: str | None = None) 
         list_ids = dict(db.conn.execute("SELECT pk, id FROM checkin_lists WHERE event_id = ?", (event_id,)).fetchall())
         inside = {(list_pk, attendee_pk): at for list_pk, attendee_pk, at in inside_now(db, event_id)}
         if since:
-            touched = db.conn.execute(
+            rows = db.conn.execute(
                 "SELECT DISTINCT list_pk, attendee_pk FROM scans WHERE event_id = ? AND pk > ? "
                 "AND list_pk IS NOT NULL AND attendee_pk IS NOT NULL",
                 (event_id, scan_floor),
-            ).fetchall()
+            )
+            touched = [tuple(row) for row in rows]  # sqlite3.Row does not sort
         else:
             touched = list(inside)
         presence = [

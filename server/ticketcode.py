@@ -16,6 +16,7 @@ That is 4 + len(EVENT) + 1 + 108 characters: 120 for ECC2014, never more than 13
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 PREFIX = "ED1"
 SERIAL_BYTES = 8
@@ -79,15 +80,22 @@ def parse(text: str) -> TicketCode:
     return TicketCode(code, raw[:SERIAL_BYTES], raw[SERIAL_BYTES:])
 
 
+@lru_cache(maxsize=64)
+def _public_key(raw: bytes):
+    """Key objects are made once per key: a door verifies thousands of codes with one or two keys."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
 def verify(ticket: TicketCode, public_keys: list[bytes]) -> bool:
     """True if any of the event's published keys signed this ticket."""
     from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     message = signed_message(ticket.event_code, ticket.serial)
     for raw in public_keys:
         try:
-            Ed25519PublicKey.from_public_bytes(raw).verify(ticket.signature, message)
+            _public_key(raw).verify(ticket.signature, message)
             return True
         except InvalidSignature:
             continue

@@ -252,6 +252,22 @@ def test_door_bundle_since_gives_presence_and_membership_changes(client, db, adm
     ]
 
 
+def test_door_bundle_since_gives_presence_of_several_people_scanned(client, db, door, monkeypatch):
+    at(monkeypatch, "08:00:00")
+    anna, bram, carla = register(client, db, ANNA), register(client, db, BRAM), register(client, db, CARLA)
+    cursor = bundle(client, door)["cursor"]
+    at(monkeypatch, "08:30:00")
+    for number, holder in enumerate((carla, anna, bram)):
+        scan(client, door, holder, f"many-{number}")
+
+    delta = bundle(client, door, since=cursor)
+
+    inside = {"inside": True, "since": "2014-10-20T08:30:00+02:00", "list": "day1-entrance"}
+    assert sorted(delta["presence"], key=lambda item: item["serial"]) == sorted(
+        ({**inside, "serial": holder.serial} for holder in (anna, bram, carla)), key=lambda item: item["serial"]
+    )
+
+
 @pytest.mark.parametrize("since", ["yesterday", "12", "3.2014-10-20T08:00:00Z", "3.", "x.12", "3.12.5", "-1.4"])
 def test_door_bundle_with_a_bad_cursor_is_bad_request(client, door, since):
     response = client.get(BUNDLE, query_string={"since": since}, headers=door)
