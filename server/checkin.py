@@ -164,13 +164,13 @@ def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, n
         result, serial, attendee_pk = _read_ticket(db, event, checked)
     stamp = clock.utc_stamp(moment)
     zone = ZoneInfo(event["timezone"])
+    holder = _attendee_view(db, attendee_pk) if result not in ("malformed", "invalid_signature") else None
     if result == "ok":
-        category = db.conn.execute("SELECT category FROM attendees WHERE pk = ?", (attendee_pk,)).fetchone()[0]
-        member = db.conn.execute(
+        member = list_row["audience"] == "explicit" and db.conn.execute(
             "SELECT 1 FROM checkin_list_members WHERE list_pk = ? AND attendee_pk = ?", (list_row["pk"], attendee_pk)
         ).fetchone()
         in_window = list_row["starts_at"] <= stamp < list_row["ends_at"]
-        if not (admits(list_row, category, bool(member)) and in_window):
+        if not (admits(list_row, holder["category"], bool(member)) and in_window):
             result = "not_on_list"
     if result == "ok" and scan.type == "entry":
         result, first, superseded = _entry_verdict(db, list_row, attendee_pk, stamp)
@@ -184,7 +184,7 @@ def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, n
         "scanned_at": clock.parse_stamp(stamp).astimezone(zone).isoformat(),
         "source": source,
         "serial": serial,
-        "attendee": _attendee_view(db, attendee_pk) if result not in ("malformed", "invalid_signature") else None,
+        "attendee": holder,
         "conflict": bool(conflict),
     }
     if first is not None and result == "already_checked_in":
@@ -245,7 +245,6 @@ def redeem(db: sqlite_utils.Database, slug: str, scan: Scan, *, device_id: int |
     event = get_event(db, slug)
     checked = check_code(event, scan.payload, tickets.public_key_bytes(db, event["id"]))
     with database.write(db):
-        event = get_event(db, slug)
         return _judge(db, event, scan, device_id=device_id, source="online", now=clock.now(), checked=checked)
 
 
@@ -255,7 +254,6 @@ def redeem_batch(db: sqlite_utils.Database, slug: str, scans: list[Scan], *, dev
     keys = tickets.public_key_bytes(db, event["id"])
     checked = [check_code(event, scan.payload, keys) for scan in scans]
     with database.write(db):
-        event = get_event(db, slug)
         now = clock.now()
 
         def door_order(index: int) -> tuple:
