@@ -28,7 +28,9 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     conn.execute("PRAGMA synchronous = NORMAL")
     # SQLite's lower() and LIKE fold ASCII only; searches of names need Unicode folding.
     conn.create_function("casefold", 1, _casefold, deterministic=True)
-    return sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
+    db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
+    db.eventdesk_path = str(path)  # for the writers' lock file, without a PRAGMA per write
+    return db
 
 
 def _casefold(value: object) -> object:
@@ -92,8 +94,10 @@ def _writer_turn(path: str) -> Iterator[None]:
 
 
 def _path_of(db: sqlite_utils.Database) -> str | None:
-    row = db.conn.execute("PRAGMA database_list").fetchone()
-    return row[2] or None
+    path = getattr(db, "eventdesk_path", None)
+    if path is None:
+        path = db.conn.execute("PRAGMA database_list").fetchone()[2] or None
+    return path
 
 
 @contextlib.contextmanager
