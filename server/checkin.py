@@ -167,9 +167,13 @@ def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, n
     zone = ZoneInfo(event["timezone"])
     holder = _attendee_view(db, attendee_pk) if result not in ("malformed", "invalid_signature") else None
     if result == "ok":
-        member = list_row["audience"] == "explicit" and db.conn.execute(
-            "SELECT 1 FROM checkin_list_members WHERE list_pk = ? AND attendee_pk = ?", (list_row["pk"], attendee_pk)
-        ).fetchone()
+        member = (
+            list_row["audience"] == "explicit"
+            and db.conn.execute(
+                "SELECT 1 FROM checkin_list_members WHERE list_pk = ? AND attendee_pk = ?",
+                (list_row["pk"], attendee_pk),
+            ).fetchone()
+        )
         in_window = list_row["starts_at"] <= stamp < list_row["ends_at"]
         if not (admits(list_row, holder["category"], bool(member)) and in_window):
             result = "not_on_list"
