@@ -36,22 +36,8 @@ from zoneinfo import ZoneInfo
 
 from client_cli import config
 from client_cli.errors import CliError, NoCache, Offline, Refused, ServerError
+from server.ticketcode import MESSAGES  # the verdict words, shared with the server
 
-# The server's result words and their meaning (server/checkin.py RESULTS and MESSAGES).
-RESULTS = (
-    "ok", "already_checked_in", "revoked", "invalid_signature", "unknown_ticket", "wrong_event",
-    "not_on_list", "malformed",
-)  # fmt: skip
-MESSAGES = {
-    "ok": "Welcome",
-    "already_checked_in": "Already checked in",
-    "revoked": "This ticket was revoked (re-issued or cancelled)",
-    "invalid_signature": "Forged or damaged code: the signature does not match",
-    "unknown_ticket": "No such ticket",
-    "wrong_event": "This ticket is for another event",
-    "not_on_list": "Not admitted through this door at this time",
-    "malformed": "Not a readable Eventdesk ticket",
-}
 UPLOAD_CHUNK = 500  # scans per batch request (the server takes up to 5000)
 BACKGROUND_TIMEOUT = 3.0  # seconds a background upload may wait for the server
 BUNDLE_SCHEMA_VERSION = 1

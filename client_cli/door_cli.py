@@ -15,6 +15,7 @@ import click
 
 from client_cli import config
 from client_cli.errors import CliError, Offline, Refused
+from server.ticketcode import RESULTS
 
 
 def _settings(ctx: click.Context) -> config.Settings:
@@ -271,7 +272,7 @@ def door_scan(ctx: click.Context, list_ref: str, is_exit: bool, image: Path | No
     if uploader is not None and uploader.refused is not None:
         raise _refused(settings.token)
     queued = len(journal.read().pending())
-    by_result = ", ".join(f"{tally[result]} {result}" for result in door.RESULTS if tally.get(result))
+    by_result = ", ".join(f"{tally[result]} {result}" for result in RESULTS if tally.get(result))
     summary = f"{sum(tally.values())} scans" + (f": {by_result}" if by_result else "") + f"; {queued} queued"
     if uploader is not None and uploader.uploaded:
         summary += f"; {uploader.uploaded} uploaded"

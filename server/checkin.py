@@ -22,11 +22,8 @@ from server import clock, db as database, ticketcode, tickets
 from server.checkin_lists import admits, resolve_list
 from server.errors import BadParameter, NotFound
 from server.programme import get_event
+from server.ticketcode import MESSAGES
 
-RESULTS = (
-    "ok", "already_checked_in", "revoked", "invalid_signature", "unknown_ticket", "wrong_event",
-    "not_on_list", "malformed",
-)  # fmt: skip
 HTTP_STATUS = {
     "ok": 201,
     "already_checked_in": 409,
@@ -36,16 +33,6 @@ HTTP_STATUS = {
     "malformed": 400,
     "unknown_ticket": 404,
     "not_on_list": 404,
-}
-MESSAGES = {
-    "ok": "Welcome",
-    "already_checked_in": "Already checked in",
-    "revoked": "This ticket was revoked (re-issued or cancelled)",
-    "invalid_signature": "Forged or damaged code: the signature does not match",
-    "unknown_ticket": "No such ticket",
-    "wrong_event": "This ticket is for another event",
-    "not_on_list": "Not admitted through this door at this time",
-    "malformed": "Not a readable Eventdesk ticket",
 }
 CLOCK_SKEW = timedelta(minutes=2)
 

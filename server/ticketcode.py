@@ -19,6 +19,22 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 PREFIX = "ED1"
+# The verdict words every door speaks, online (server/checkin.py) and offline (client_cli/door.py).
+RESULTS = (
+    "ok", "already_checked_in", "revoked", "invalid_signature", "unknown_ticket", "wrong_event",
+    "not_on_list", "malformed",
+)  # fmt: skip
+MESSAGES = {
+    "ok": "Welcome",
+    "already_checked_in": "Already checked in",
+    "revoked": "This ticket was revoked (re-issued or cancelled)",
+    "invalid_signature": "Forged or damaged code: the signature does not match",
+    "unknown_ticket": "No such ticket",
+    "wrong_event": "This ticket is for another event",
+    "not_on_list": "Not admitted through this door at this time",
+    "malformed": "Not a readable Eventdesk ticket",
+}
+
 SERIAL_BYTES = 8
 SIGNATURE_BYTES = 64
 MAX_EVENT_CODE = 17

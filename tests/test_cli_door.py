@@ -29,7 +29,6 @@ from client_cli import door
 from client_cli.api import Client
 from client_cli.cli import cli
 from client_cli.door_cli import door_group
-from server import checkin
 from tests.conftest import (
     BIN,
     OTHER_EVENT,
@@ -189,10 +188,6 @@ def test_door_command_help_has_an_example(command):
 
     assert result.exit_code == 0
     assert "Example" in result.output
-
-
-def test_door_result_words_are_the_servers():
-    assert (door.RESULTS, door.MESSAGES) == (checkin.RESULTS, checkin.MESSAGES)
 
 
 # --- offline verdicts ---------------------------------------------------------------------------

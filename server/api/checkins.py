@@ -7,7 +7,7 @@ import json
 from flask import Response, current_app, g, request
 from flask_restx import Namespace, Resource, fields
 
-from server import attendance, checkin, tickets
+from server import attendance, checkin, ticketcode, tickets
 from server.api.caching import Representation, conditional_response
 from server.api.common import error_model, json_object
 from server.api.security import admin_required, door_required
@@ -51,7 +51,7 @@ first_entry = ns.model(
 verdict = ns.model(
     "ScanVerdict",
     {
-        "result": fields.String(enum=list(checkin.RESULTS), description="What the door should do; act on this"),
+        "result": fields.String(enum=list(ticketcode.RESULTS), description="What the door should do; act on this"),
         "message": fields.String(description="The result in words, for the door screen"),
         "error": fields.String(description="Same as result when it is not ok (the API's error shape)"),
         "scan_id": fields.String(description="The device's scan id"),
