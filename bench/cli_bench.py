@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import socket
 import sqlite3
 import statistics
@@ -33,6 +32,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from run import _stop as stop_gunicorn
 from sections import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,13 +96,7 @@ def serve(data: Path, tmp: Path) -> Iterator[str]:
                 time.sleep(0.1)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_gunicorn(proc)
         log.close()
 
 
