@@ -223,17 +223,20 @@ def revoke_api_token(db: sqlite_utils.Database, attendee_pk: int) -> None:
         )
 
 
+def attendee_with_event(db: sqlite_utils.Database, attendee_pk: int) -> dict:
+    """The attendee's row plus their event's slug and title (what the /me routes need)."""
+    row = db.conn.execute(
+        "SELECT a.*, e.slug AS event_slug, e.title AS event_title FROM attendees a "
+        "JOIN events e ON e.id = a.event_id WHERE a.pk = ?",
+        (attendee_pk,),
+    ).fetchone()
+    if row is None:
+        raise NotFound("this attendee no longer exists")
+    return dict(row)
+
+
 def attendee_pk(db: sqlite_utils.Database, slug: str, attendee_id: str) -> int:
     return _row(db, get_event(db, slug), attendee_id)["pk"]
-
-
-def attendee_for_api_token(db: sqlite_utils.Database, token: str) -> dict | None:
-    row = db.conn.execute(
-        "SELECT a.*, e.slug AS event_slug FROM attendees a JOIN events e ON e.id = a.event_id "
-        "WHERE a.api_token_hash = ?",
-        (hash_token(token),),
-    ).fetchone()
-    return dict(row) if row else None
 
 
 # --- calendar feed tokens -------------------------------------------------------------------

@@ -311,10 +311,3 @@ def scan_record(db: sqlite_utils.Database, event: dict, scan_pk: int) -> dict:
         "undone_at": clock.parse_stamp(row["undone_at"]).isoformat() if row["undone_at"] else None,
         "received_at": clock.parse_stamp(row["received_at"]).isoformat(),
     }
-
-
-def scan_pk_for(db: sqlite_utils.Database, event_id: int, device_id: int | None, scan_id: str) -> int | None:
-    row = db.conn.execute(
-        "SELECT pk FROM scans WHERE event_id = ? AND device_id IS ? AND scan_id = ?", (event_id, device_id, scan_id)
-    ).fetchone()
-    return row[0] if row else None

@@ -8,6 +8,7 @@ come with a programme file (its optional `checkin_lists`).
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -166,7 +167,6 @@ def update_list(db: sqlite_utils.Database, slug: str, ref: str, data: dict) -> d
         merged = {name: current[name] for name in ("id", "name", "starts_at", "ends_at", "audience", "categories",
                                                     "allow_reentry")}  # fmt: skip
         upsert_list(db, event, {**merged, **values, "id": current["id"]})
-        _touch_members(db, current["pk"])
     return get_list(db, slug, current["id"])
 
 
@@ -174,7 +174,6 @@ def delete_list(db: sqlite_utils.Database, slug: str, ref: str) -> None:
     """Delete a list; its scans stay in the audit log without it."""
     with database.write(db):
         row = resolve_list(db, get_event(db, slug), ref)
-        _touch_members(db, row["pk"])
         db.conn.execute("DELETE FROM checkin_lists WHERE pk = ?", (row["pk"],))
 
 
@@ -197,20 +196,8 @@ def set_members(db: sqlite_utils.Database, slug: str, ref: str, attendee_ids: li
             if add
             else "DELETE FROM checkin_list_members WHERE list_pk = ? AND attendee_pk = ?"
         )
-        db.conn.executemany(sql, [(row["pk"], pk) for pk in found.values()])
-        # Doors learn of membership changes through the roster's change stamp.
-        db.conn.executemany(
-            "UPDATE attendees SET updated_at = ? WHERE pk = ?", [(clock.utc_stamp(), pk) for pk in found.values()]
-        )
+        db.conn.executemany(sql, [(row["pk"], pk) for pk in found.values()])  # triggers tell the doors
     return get_list(db, slug, row["id"])
-
-
-def _touch_members(db: sqlite_utils.Database, list_pk: int) -> None:
-    db.conn.execute(
-        "UPDATE attendees SET updated_at = ? WHERE pk IN (SELECT attendee_pk FROM checkin_list_members "
-        "WHERE list_pk = ?)",
-        (clock.utc_stamp(), list_pk),
-    )
 
 
 def lists_by_attendee(db: sqlite_utils.Database, event_id: int, attendee_pks: list[int] | None = None) -> dict:
@@ -240,5 +227,11 @@ def admits(list_row: dict, category: str, is_member: bool) -> bool:
     if list_row["audience"] == "all":
         return True
     if list_row["audience"] == "categories":
-        return category in json.loads(list_row["categories"])
+        return category in _categories(list_row["categories"])
     return is_member
+
+
+@lru_cache(maxsize=256)
+def _categories(text: str) -> frozenset[str]:
+    """A list's categories, parsed once: the door bundle asks for every attendee."""
+    return frozenset(json.loads(text))

@@ -61,11 +61,11 @@ def door_bundle(db: sqlite_utils.Database, slug: str, since: str | None = None) 
                 params,
             )
         ]
-        serial_of = dict(
-            db.conn.execute(
-                "SELECT attendee_pk, serial FROM tickets WHERE event_id = ? AND revoked_at IS NULL", (event_id,)
-            ).fetchall()
-        )
+        if since:  # presence may name anyone, not only the roster entries that changed
+            valid = "SELECT attendee_pk, serial FROM tickets WHERE event_id = ? AND revoked_at IS NULL"
+            serial_of = dict(db.conn.execute(valid, (event_id,)).fetchall())
+        else:
+            serial_of = {pk: serial for serial, pk, *_ in roster_rows}
         list_ids = dict(db.conn.execute("SELECT pk, id FROM checkin_lists WHERE event_id = ?", (event_id,)).fetchall())
         inside = {(list_pk, attendee_pk): at for list_pk, attendee_pk, at in inside_now(db, event_id)}
         if since:

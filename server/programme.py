@@ -315,9 +315,7 @@ def get_speaker(db: sqlite_utils.Database, event: dict, speaker_id: str) -> dict
     rows = _rows(db, "SELECT * FROM speakers WHERE event_id = ? AND id = ?", (event["id"], speaker_id))
     if not rows:
         raise NotFound(f"no speaker {speaker_id!r} in event {event['slug']!r}", resource="speaker")
-    document = speaker_document(rows[0], _speaker_sessions(db, event["id"], speaker_id).get(speaker_id, []))
-    document["sessions"] = list_sessions(db, event, {"speaker": speaker_id})
-    return document
+    return speaker_document(rows[0], list_sessions(db, event, {"speaker": speaker_id}))
 
 
 def programme_document(db: sqlite_utils.Database, event: dict) -> dict:

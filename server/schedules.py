@@ -37,12 +37,15 @@ def seats_taken(db: sqlite_utils.Database, event_id: int, session_ids: list[str]
 
 def schedule_sessions(db: sqlite_utils.Database, attendee_pk: int) -> tuple[dict, list[dict]]:
     """The attendee's event and bookmarked sessions (cancelled ones included), in time order."""
-    attendee = _attendee(db, attendee_pk)
-    event = _event_of(db, attendee)
+    event = _event_of(db, _attendee(db, attendee_pk))
+    return event, _bookmarked(db, event, attendee_pk)
+
+
+def _bookmarked(db: sqlite_utils.Database, event: dict, attendee_pk: int) -> list[dict]:
     ids = [
         row[0] for row in db.conn.execute("SELECT session_id FROM schedule_items WHERE attendee_pk = ?", (attendee_pk,))
     ]
-    return event, programme.sessions_by_ids(db, event, ids)
+    return programme.sessions_by_ids(db, event, ids)
 
 
 def accepted_meetings(db: sqlite_utils.Database, attendee_pk: int) -> list[dict]:
@@ -127,7 +130,7 @@ def add_to_schedule(db: sqlite_utils.Database, attendee_pk: int, session_id: str
             )
             _bump(db, attendee_pk)
             taken += 1
-        _, others = schedule_sessions(db, attendee_pk)
+        others = _bookmarked(db, event, attendee_pk)
     item = {
         "session": session,
         "added_at": clock.parse_stamp(added[0] if added else stamp).isoformat(),

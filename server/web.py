@@ -20,11 +20,6 @@ def error_body(exc: BaseException) -> tuple[dict, int, dict]:
     if isinstance(exc, HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
         body = {"error": code, "message": exc.description or exc.name}
-        data = getattr(exc, "data", None) or {}
-        if data.get("errors"):
-            body["error"] = "invalid_input"
-            body["message"] = data.get("message") or body["message"]
-            body["fields"] = {str(name): str(text) for name, text in data["errors"].items()}
         headers = {}
         if exc.code == 405 and exc.valid_methods:
             headers["Allow"] = ", ".join(exc.valid_methods)

@@ -86,7 +86,7 @@ class AttendeeList(Resource):
         q, page, per_page = _page_args()
         return attendees.list_attendees(get_db(), event, q=q, page=page, per_page=per_page)
 
-    @ns.expect(attendee_input, validate=False)
+    @ns.expect(attendee_input)
     @ns.response(201, "Registered; the response carries the personal API token, once", attendee_with_token)
     @ns.response(400, "Malformed input", error)
     @ns.response(409, "Email already registered for this event", error)
@@ -110,7 +110,7 @@ class AttendeeItem(Resource):
         """One attendee (admin)."""
         return attendees.get_attendee(get_db(), event, attendee_id)
 
-    @ns.expect(attendee_patch, validate=False)
+    @ns.expect(attendee_patch)
     @ns.response(200, "Updated", attendee)
     @ns.response(400, "Malformed input", error)
     @ns.response(404, "Unknown event or attendee", error)

@@ -104,7 +104,7 @@ def _json_response(body: object, status: int) -> Response:
 @ns.param("event", "Event slug, e.g. ecc2014")
 @ns.doc(security="bearer", responses=DOOR)
 class Checkins(Resource):
-    @ns.expect(scan_input, validate=False)
+    @ns.expect(scan_input)
     @ns.response(201, "Admitted (result ok). " + STATUS_DOC, verdict)
     @ns.response(409, "result already_checked_in, with first_entry", verdict)
     @ns.response(404, "result unknown_ticket or not_on_list; or an unknown list (error not_found)", verdict)
@@ -120,7 +120,7 @@ class Checkins(Resource):
 @ns.param("event", "Event slug, e.g. ecc2014")
 @ns.doc(security="bearer", responses=DOOR)
 class CheckinBatch(Resource):
-    @ns.expect(batch_input, validate=False)
+    @ns.expect(batch_input)
     @ns.response(200, "Each scan's verdict; every genuine scan is stored, later entries flagged", batch_result)
     @ns.response(400, "A scan is missing a field (nothing was stored)", error)
     @door_required
@@ -146,7 +146,7 @@ class CheckinBatch(Resource):
 @ns.param("event", "Event slug, e.g. ecc2014")
 @ns.doc(security="bearer", responses={401: ("No valid token", error), 403: ("Not an admin", error)})
 class DeskCheckin(Resource):
-    @ns.expect(desk_input, validate=False)
+    @ns.expect(desk_input)
     @ns.response(201, "Checked in by hand. " + STATUS_DOC, verdict)
     @ns.response(404, "Unknown attendee or list", error)
     @admin_required

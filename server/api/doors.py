@@ -66,7 +66,7 @@ class CheckinLists(Resource):
         db = get_db()
         return checkin_lists.list_lists(db, get_event(db, event))
 
-    @ns.expect(list_input, validate=False)
+    @ns.expect(list_input)
     @ns.response(201, "Created", checkin_list)
     @ns.response(409, "Id or name taken", error)
     @ns.response(422, "Invalid values", error)
@@ -111,7 +111,7 @@ class CheckinListItem(Resource):
 @ns.param("ref", "List id or name")
 @ns.doc(security="bearer", responses=ADMIN)
 class CheckinListMembers(Resource):
-    @ns.expect(members_input, validate=False)
+    @ns.expect(members_input)
     @ns.response(200, "Added", checkin_list)
     @ns.response(404, "Unknown list or attendee", error)
     @admin_required
@@ -119,7 +119,7 @@ class CheckinListMembers(Resource):
         """Add named attendees to an explicit list, e.g. the matchmaking participants (admin)."""
         return checkin_lists.set_members(get_db(), event, ref, _attendee_ids(), add=True)
 
-    @ns.expect(members_input, validate=False)
+    @ns.expect(members_input)
     @ns.response(200, "Removed", checkin_list)
     @ns.response(404, "Unknown list or attendee", error)
     @admin_required

@@ -145,7 +145,7 @@ def build_namespace(kind: Kind) -> Namespace:
             return event_json(event, kind.lister)
 
         @ns.doc(security="bearer")
-        @ns.expect(create_input, validate=False)
+        @ns.expect(create_input)
         @ns.response(201, "Created", detail)
         @ns.response(400, "Malformed input", error)
         @ns.response(401, "No valid token", error)
@@ -171,7 +171,7 @@ def build_namespace(kind: Kind) -> Namespace:
             return event_json(event, lambda db, row: kind.getter(db, row, item_id))
 
         @ns.doc(security="bearer")
-        @ns.expect(patch_input, validate=False)
+        @ns.expect(patch_input)
         @ns.response(200, "Updated", detail)
         @ns.response(400, "Malformed input", error)
         @ns.response(401, "No valid token", error)

@@ -59,12 +59,8 @@ class Me(Resource):
     @attendee_required
     def get(self):
         """Your own attendee record, with its id."""
-        db = get_db()
-        row = db.conn.execute(
-            "SELECT e.slug, a.id FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.pk = ?",
-            (g.attendee_pk,),
-        ).fetchone()
-        return attendees.get_attendee(db, row[0], row[1])
+        row = attendees.attendee_with_event(get_db(), g.attendee_pk)
+        return attendees.attendee_document(row, row["event_slug"])
 
 
 @ns.route("/schedule")
@@ -134,15 +130,7 @@ def subscription(token: str, name: str) -> dict:
 
 
 def _event_title() -> str:
-    row = (
-        get_db()
-        .conn.execute(
-            "SELECT e.title FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.pk = ?",
-            (g.attendee_pk,),
-        )
-        .fetchone()
-    )
-    return f"My schedule — {row[0]}"
+    return f"My schedule — {attendees.attendee_with_event(get_db(), g.attendee_pk)['event_title']}"
 
 
 @ns.route("/calendar")

@@ -120,7 +120,7 @@ class SessionList(Resource):
         return event_json(event, build)
 
     @ns.doc(security="bearer", params={"force": FORCE_DOC})
-    @ns.expect(session_input, validate=False)
+    @ns.expect(session_input)
     @ns.response(201, "Created", session)
     @ns.response(400, "Malformed input", error)
     @ns.response(401, "No valid token", error)
@@ -146,7 +146,7 @@ class SessionItem(Resource):
         return event_json(event, lambda db, row: programme.get_session(db, row, session_id))
 
     @ns.doc(security="bearer", params={"force": FORCE_DOC})
-    @ns.expect(session_patch, validate=False)
+    @ns.expect(session_patch)
     @ns.response(200, "Updated", session)
     @ns.response(400, "Malformed input", error)
     @ns.response(401, "No valid token", error)

@@ -49,16 +49,13 @@ def _keys_dir():
 
 def ticket_document(attendee_pk: int) -> dict:
     db = get_db()
-    row = db.conn.execute(
-        "SELECT a.id, a.event_id, e.slug FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.pk = ?",
-        (attendee_pk,),
-    ).fetchone()
-    event = get_event(db, row["slug"])
+    row = attendees.attendee_with_event(db, attendee_pk)
+    event = get_event(db, row["event_slug"])
     serial = tickets.current_serial(db, attendee_pk)
     return {
         "payload": tickets.payload(db, event, serial, _keys_dir()),
         "serial": serial,
-        "event": row["slug"],
+        "event": row["event_slug"],
         "attendee": row["id"],
         "lists": lists_by_attendee(db, row["event_id"], [attendee_pk]).get(attendee_pk, []),
     }
