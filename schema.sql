@@ -264,8 +264,10 @@ CREATE TABLE IF NOT EXISTS scans (
     response      TEXT NOT NULL,          -- the JSON answer, repeated for a repeated scan_id
     UNIQUE (event_id, device_id, scan_id)
 );
-CREATE INDEX IF NOT EXISTS scans_by_attendee ON scans (list_pk, attendee_pk, scanned_at);
-CREATE INDEX IF NOT EXISTS scans_by_time ON scans (event_id, scanned_at);
+-- A person's accepted scans on a list, in door-time order: all a verdict reads. Partial, so
+-- refused attempts cost no index entry.
+CREATE INDEX IF NOT EXISTS scans_accepted ON scans (list_pk, attendee_pk, scanned_at)
+    WHERE result = 'ok' AND undone_at IS NULL;
 
 -- Every change a door's roster must hear of, numbered: the door bundle's `?since=` cursor.
 -- Filled by the triggers below, so no code path can forget it; a counter, not a clock, so a

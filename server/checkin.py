@@ -89,43 +89,75 @@ def _previous(db, scan: Scan, device_id: int | None, event_id: int) -> dict | No
     return {"id": row[0], **json.loads(row[1])} if row else None
 
 
-def _attendee_view(db, attendee_pk: int | None) -> dict | None:
-    if attendee_pk is None:
-        return None
+_ACCEPTED = "FROM scans WHERE list_pk = ? AND attendee_pk = ? AND result = 'ok' AND undone_at IS NULL"
+
+
+def _holder(db, event_id: int, list_pk: int, checked: tuple[str, str | None],
+            attendee_pk: int | None) -> tuple[str, str | None, dict | None, bool]:  # fmt: skip
+    """(result so far, serial, holder, member of the list): the ticket's state and its holder in
+    one statement, inside the write lock (a revocation committed a moment ago counts)."""
+    result, serial = checked
+    if attendee_pk is not None:  # the desk names the attendee; no ticket involved
+        row = db.conn.execute(
+            "SELECT 'ok', pk, id, name, organisation, category, "
+            "EXISTS (SELECT 1 FROM checkin_list_members WHERE list_pk = ? AND attendee_pk = a.pk) "
+            "FROM attendees a WHERE a.pk = ?",
+            (list_pk, attendee_pk),
+        ).fetchone()
+    elif result != "ok":
+        return result, None, None, False
+    else:
+        row = db.conn.execute(
+            "SELECT CASE WHEN t.revoked_at IS NULL AND a.pk IS NOT NULL THEN 'ok' ELSE 'revoked' END, "
+            "a.pk, a.id, a.name, a.organisation, a.category, "
+            "EXISTS (SELECT 1 FROM checkin_list_members WHERE list_pk = ? AND attendee_pk = a.pk) "
+            "FROM tickets t LEFT JOIN attendees a ON a.pk = t.attendee_pk WHERE t.serial = ? AND t.event_id = ?",
+            (list_pk, serial, event_id),
+        ).fetchone()
+        if row is None:
+            return "unknown_ticket", serial, None, False
+    if row[1] is None:  # a ticket whose holder was erased
+        return row[0], serial, None, False
+    holder = {"pk": row[1], "id": row[2], "name": row[3], "organisation": row[4], "category": row[5]}
+    return row[0], serial, holder, bool(row[6])
+
+
+def _first_entry(db, list_pk: int, attendee_pk: int) -> dict | None:
     row = db.conn.execute(
-        "SELECT id, name, organisation, category FROM attendees WHERE pk = ?", (attendee_pk,)
-    ).fetchone()
-    return dict(row) if row else None
-
-
-def _timeline(db, list_pk: int, attendee_pk: int) -> list[dict]:
-    rows = db.conn.execute(
-        "SELECT s.pk, s.type, s.scanned_at, t.label AS device FROM scans s "
-        "LEFT JOIN api_tokens t ON t.id = s.device_id "
-        "WHERE s.list_pk = ? AND s.attendee_pk = ? AND s.result = 'ok' AND s.undone_at IS NULL "
-        "ORDER BY s.scanned_at, s.pk",
+        "SELECT s.scanned_at, t.label FROM scans s LEFT JOIN api_tokens t ON t.id = s.device_id "
+        "WHERE s.list_pk = ? AND s.attendee_pk = ? AND s.result = 'ok' AND s.undone_at IS NULL AND s.type = 'entry' "
+        "ORDER BY s.scanned_at, s.pk LIMIT 1",
         (list_pk, attendee_pk),
-    )
-    return [dict(row) for row in rows]
+    ).fetchone()
+    return {"scanned_at": row[0], "device": row[1]} if row else None
 
 
 def _entry_verdict(db, list_row: dict, attendee_pk: int, stamp: str) -> tuple[str, dict | None, list[int]]:
-    """ok or already_checked_in at door time `stamp`, the first entry, and later entries it supersedes."""
-    accepted = _timeline(db, list_row["pk"], attendee_pk)
-    before = [scan for scan in accepted if scan["scanned_at"] <= stamp]
-    after = [scan for scan in accepted if scan["scanned_at"] > stamp]
-    entries = [scan for scan in accepted if scan["type"] == "entry"]
-    first = entries[0] if entries else None
-    inside = bool(before) and before[-1]["type"] == "entry"
-    entered_before = any(scan["type"] == "entry" for scan in before)
+    """ok or already_checked_in at door time `stamp`, the first entry, and later entries it supersedes.
+
+    A few indexed lookups (the partial index `scans_accepted`), not the person's whole history:
+    the last accepted scan at or before `stamp` says whether they are inside.
+    """
+    key = (list_row["pk"], attendee_pk)
+    last = db.conn.execute(
+        f"SELECT type {_ACCEPTED} AND scanned_at <= ? ORDER BY scanned_at DESC, pk DESC LIMIT 1", (*key, stamp)
+    ).fetchone()
+    inside = last is not None and last[0] == "entry"
+    entered_before = inside or (
+        last is not None
+        and not list_row["allow_reentry"]
+        and db.conn.execute(f"SELECT 1 {_ACCEPTED} AND scanned_at <= ? AND type = 'entry' LIMIT 1", (*key, stamp))
+        .fetchone() is not None
+    )  # fmt: skip
     if inside or (entered_before and not list_row["allow_reentry"]):
-        return "already_checked_in", first, []
+        return "already_checked_in", _first_entry(db, *key), []
     superseded = []
-    for scan in after:  # entries after this one, until the next exit, now repeat it
-        if scan["type"] == "exit":
+    for pk, kind in db.conn.execute(f"SELECT pk, type {_ACCEPTED} AND scanned_at > ? ORDER BY scanned_at, pk",
+                                    (*key, stamp)):  # fmt: skip
+        if kind == "exit":  # entries after this one, until the next exit, now repeat it
             break
-        superseded.append(scan["pk"])
-    return "ok", first, superseded
+        superseded.append(pk)
+    return "ok", None, superseded
 
 
 def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, now: datetime,
@@ -142,42 +174,34 @@ def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, n
             raise  # the device can fix its request; offline scans are kept whatever they say
         list_row = None
     moment = _door_time(scan, now)
-    serial = conflict = None
-    first = None
+    serial = holder = first = None
+    member = False
     superseded: list[int] = []
-    result = "ok"
     if moment is None or list_row is None:
         result, moment = "malformed", moment or now
-    elif attendee_pk is None:
-        result, serial, attendee_pk = _read_ticket(db, event, checked)
+    else:
+        result, serial, holder, member = _holder(db, event["id"], list_row["pk"], checked, attendee_pk)
+        attendee_pk = holder.pop("pk") if holder else None
     stamp = clock.utc_stamp(moment)
     zone = ZoneInfo(event["timezone"])
-    holder = _attendee_view(db, attendee_pk) if result not in ("malformed", "invalid_signature") else None
     if result == "ok":
-        member = (
-            list_row["audience"] == "explicit"
-            and db.conn.execute(
-                "SELECT 1 FROM checkin_list_members WHERE list_pk = ? AND attendee_pk = ?",
-                (list_row["pk"], attendee_pk),
-            ).fetchone()
-        )
         in_window = list_row["starts_at"] <= stamp < list_row["ends_at"]
-        if not (admits(list_row, holder["category"], bool(member)) and in_window):
+        if not (admits(list_row, holder["category"], member) and in_window):
             result = "not_on_list"
     if result == "ok" and scan.type == "entry":
         result, first, superseded = _entry_verdict(db, list_row, attendee_pk, stamp)
-        conflict = result == "already_checked_in"
+    conflict = result == "already_checked_in"
     response = {
         "result": result,
         "message": MESSAGES[result],
         "scan_id": scan.scan_id,
         "list": list_row["id"] if list_row else scan.list_ref,
         "type": scan.type,
-        "scanned_at": clock.parse_stamp(stamp).astimezone(zone).isoformat(),
+        "scanned_at": moment.replace(microsecond=0).astimezone(zone).isoformat(),
         "source": source,
         "serial": serial,
         "attendee": holder,
-        "conflict": bool(conflict),
+        "conflict": conflict,
     }
     if first is not None and result == "already_checked_in":
         response["first_entry"] = {
@@ -192,7 +216,8 @@ def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, n
         (
             event["id"], device_id, scan.scan_id, list_row["pk"] if list_row else None, scan.type, source,
             hashlib.sha256(scan.payload.encode("utf-8")).hexdigest() if scan.payload else "",
-            serial, attendee_pk, result, int(bool(conflict)), stamp, clock.utc_stamp(now), json.dumps(response),
+            serial, attendee_pk, result, int(conflict), stamp, stamp if moment is now else clock.utc_stamp(now),
+            json.dumps(response, ensure_ascii=False, separators=(",", ":")),
         ),
     )  # fmt: skip
     if superseded:
@@ -200,9 +225,9 @@ def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, n
     return {"id": cursor.lastrowid, **response}, HTTP_STATUS[result]
 
 
-def check_code(event: dict, payload: str, keys: list[bytes]) -> tuple[str, str | None]:
+def check_code(event: dict, payload: str, keys: tuple[bytes, ...]) -> tuple[str, str | None]:
     """(result so far, serial) from the scanned text alone: no database, so it runs before the write lock."""
-    return _check_code(event["slug"], payload.strip().upper(), tuple(keys))
+    return _check_code(event["slug"], payload.strip().upper(), keys)
 
 
 @lru_cache(maxsize=65536)
@@ -221,37 +246,21 @@ def _check_code(slug: str, payload: str, keys: tuple[bytes, ...]) -> tuple[str, 
     return "ok", code.serial_hex
 
 
-def _read_ticket(db, event: dict, checked: tuple[str, str | None]) -> tuple[str, str | None, int | None]:
-    """(result so far, serial, attendee_pk): the code's check, then the serial's state."""
-    result, serial = checked
-    if result != "ok":
-        return result, None, None
-    row = db.conn.execute(
-        "SELECT attendee_pk, revoked_at FROM tickets WHERE serial = ? AND event_id = ?", (serial, event["id"])
-    ).fetchone()
-    if row is None:
-        return "unknown_ticket", serial, None
-    if row["revoked_at"] is not None or row["attendee_pk"] is None:
-        return "revoked", serial, row["attendee_pk"]
-    return "ok", serial, row["attendee_pk"]
-
-
 def redeem(db: sqlite_utils.Database, slug: str, scan: Scan, *, device_id: int | None) -> tuple[dict, int]:
     """One online scan: the verdict and its HTTP status.
 
     The signature is checked before the write lock is taken (it needs no database), so the
     lock is held only for the few statements that decide and record.
     """
-    event = get_event(db, slug)
-    checked = check_code(event, scan.payload, tickets.public_key_bytes(db, event["id"]))
+    event, keys = tickets.event_with_keys(db, slug)
+    checked = check_code(event, scan.payload, keys)
     with database.write(db):
         return _judge(db, event, scan, device_id=device_id, source="online", now=clock.now(), checked=checked)
 
 
 def redeem_batch(db: sqlite_utils.Database, slug: str, scans: list[Scan], *, device_id: int | None) -> list[dict]:
     """Offline scans uploaded later, judged in door-time order; retrying the batch changes nothing."""
-    event = get_event(db, slug)
-    keys = tickets.public_key_bytes(db, event["id"])
+    event, keys = tickets.event_with_keys(db, slug)
     checked = [check_code(event, scan.payload, keys) for scan in scans]
     with database.write(db):
         now = clock.now()

@@ -19,8 +19,8 @@ def now() -> datetime:
 
 def utc_stamp(moment: datetime | None = None) -> str:
     """An instant as the UTC text stored in the database, to the second."""
-    moment = (moment or now()).astimezone(UTC).replace(microsecond=0)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat is twice as fast as strftime, and every scan stores two of these.
+    return (moment or now()).astimezone(UTC).isoformat(timespec="seconds")[:-6] + "Z"
 
 
 def parse_stamp(text: str) -> datetime:

@@ -421,6 +421,50 @@ def test_reentry_after_exit_is_already_checked_in_when_not_allowed(client, db, a
     assert [row[5] for row in scan_rows(db)] == ["ok", "ok", "already_checked_in"]
 
 
+def test_a_long_day_of_exits_and_entries_keeps_every_verdict_right(client, db, door_a, anna, monkeypatch):
+    """Forty scans through the day: each verdict depends only on the last accepted one before it."""
+    answers = []
+    for n in range(40):
+        at(monkeypatch, f"{8 + n // 4:02d}:{(n % 4) * 15:02d}:00")
+        kind = "entry" if n % 2 == 0 else "exit"
+        answers.append(scan(client, door_a, anna.payload, f"s-{n}", type=kind).get_json()["result"])
+        if kind == "entry":  # a second entry at once, while inside, is refused
+            answers.append(scan(client, door_a, anna.payload, f"again-{n}").get_json()["result"])
+
+    assert answers == ["ok", "already_checked_in", "ok"] * 20
+    assert scan_count(db) == 60
+
+
+def test_a_verdict_reads_the_accepted_scans_index_not_the_whole_log(db):
+    """The queries a verdict runs are index lookups on scans_accepted, so a door's answer does
+    not slow down as the audit log grows."""
+    accepted = "FROM scans WHERE list_pk = 1 AND attendee_pk = 1 AND result = 'ok' AND undone_at IS NULL"
+    for query in (
+        f"SELECT type {accepted} AND scanned_at <= 'x' ORDER BY scanned_at DESC, pk DESC LIMIT 1",
+        f"SELECT pk, type {accepted} AND scanned_at > 'x' ORDER BY scanned_at, pk",
+    ):
+        plan = " ".join(row[3] for row in db.conn.execute("EXPLAIN QUERY PLAN " + query))
+        assert "USING INDEX scans_accepted" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_an_older_database_gets_the_accepted_scans_index_on_start(tmp_path):
+    """Databases made before migration 2 had two full indexes on scans; init_db replaces them."""
+    path = tmp_path / "old.sqlite3"
+    old = database.connect(path)
+    database.init_db(old)
+    old.conn.execute("CREATE INDEX scans_by_attendee ON scans (list_pk, attendee_pk, scanned_at)")
+    old.conn.execute("CREATE INDEX scans_by_time ON scans (event_id, scanned_at)")
+    old.conn.execute("DELETE FROM schema_migrations WHERE version = 2")
+    old.close()
+
+    upgraded = database.connect(path)
+    version = database.init_db(upgraded)
+
+    indexes = {row[0] for row in upgraded.conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'scans'")}
+    assert version == 2
+    assert "scans_accepted" in indexes and not indexes & {"scans_by_attendee", "scans_by_time"}
+
+
 # --- the device's scan_id ---------------------------------------------------------------------
 
 

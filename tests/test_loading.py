@@ -194,7 +194,7 @@ def test_cli_init_db_twice_keeps_data(app, db):
     second = runner.invoke(args=["init-db"])
 
     assert first.exit_code == second.exit_code == 0
-    assert "schema version 1" in second.output
+    assert "schema version 2" in second.output  # version 1 and migration 2 (scans_accepted)
     assert _count(db, "sessions") >= 35
 
 
@@ -254,6 +254,6 @@ def test_schema_is_safe_to_run_twice(tmp_path):
 
     first, second = database.init_db(db), database.init_db(db)
 
-    assert first == second == 1
+    assert first == second == 2
     assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
