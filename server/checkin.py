@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -81,12 +82,30 @@ def _door_time(scan: Scan, now: datetime) -> datetime | None:
     return moment
 
 
-def _previous(db, scan: Scan, device_id: int | None, event_id: int) -> dict | None:
+class Verdict(NamedTuple):
+    """One scan's answer: `text` is the JSON sent to the door (the stored answer, once encoded)."""
+
+    pk: int
+    response: dict
+    status: int
+    text: str
+
+    @classmethod
+    def of(cls, pk: int, stored: str, response: dict | None = None) -> Verdict:
+        response = json.loads(stored) if response is None else response
+        return cls(pk, response, HTTP_STATUS[response["result"]], f'{{"id":{pk},{stored[1:]}')
+
+    @property
+    def answer(self) -> dict:
+        return {"id": self.pk, **self.response}
+
+
+def _previous(db, scan: Scan, device_id: int | None, event_id: int) -> Verdict | None:
     row = db.conn.execute(
         "SELECT pk, response FROM scans WHERE event_id = ? AND device_id IS ? AND scan_id = ?",
         (event_id, device_id, scan.scan_id),
     ).fetchone()
-    return {"id": row[0], **json.loads(row[1])} if row else None
+    return Verdict.of(row[0], row[1]) if row else None
 
 
 _ACCEPTED = "FROM scans WHERE list_pk = ? AND attendee_pk = ? AND result = 'ok' AND undone_at IS NULL"
@@ -162,11 +181,11 @@ def _entry_verdict(db, list_row: dict, attendee_pk: int, stamp: str) -> tuple[st
 
 def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, now: datetime,
            checked: tuple[str, str | None] = ("malformed", None),
-           attendee_pk: int | None = None) -> tuple[dict, int]:  # fmt: skip
+           attendee_pk: int | None = None) -> Verdict:  # fmt: skip
     """Decide and record one attempt (inside the caller's write transaction)."""
     previous = _previous(db, scan, device_id, event["id"])
     if previous is not None:
-        return previous, HTTP_STATUS[previous["result"]]
+        return previous
     try:
         list_row = resolve_list(db, event, scan.list_ref)
     except NotFound:
@@ -210,19 +229,19 @@ def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, n
         }
     if result != "ok":
         response["error"] = result
+    stored = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
     cursor = db.conn.execute(
         "INSERT INTO scans (event_id, device_id, scan_id, list_pk, type, source, payload_hash, serial, attendee_pk, "
         "result, conflict, scanned_at, received_at, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             event["id"], device_id, scan.scan_id, list_row["pk"] if list_row else None, scan.type, source,
             hashlib.sha256(scan.payload.encode("utf-8")).hexdigest() if scan.payload else "",
-            serial, attendee_pk, result, int(conflict), stamp, stamp if moment is now else clock.utc_stamp(now),
-            json.dumps(response, ensure_ascii=False, separators=(",", ":")),
+            serial, attendee_pk, result, int(conflict), stamp, stamp if moment is now else clock.utc_stamp(now), stored,
         ),
     )  # fmt: skip
     if superseded:
         db.conn.executemany("UPDATE scans SET conflict = 1 WHERE pk = ?", [(pk,) for pk in superseded])
-    return {"id": cursor.lastrowid, **response}, HTTP_STATUS[result]
+    return Verdict.of(cursor.lastrowid, stored, response)
 
 
 def check_code(event: dict, payload: str, keys: tuple[bytes, ...]) -> tuple[str, str | None]:
@@ -246,8 +265,8 @@ def _check_code(slug: str, payload: str, keys: tuple[bytes, ...]) -> tuple[str, 
     return "ok", code.serial_hex
 
 
-def redeem(db: sqlite_utils.Database, slug: str, scan: Scan, *, device_id: int | None) -> tuple[dict, int]:
-    """One online scan: the verdict and its HTTP status.
+def redeem(db: sqlite_utils.Database, slug: str, scan: Scan, *, device_id: int | None) -> Verdict:
+    """One online scan: its verdict, with the HTTP status and the JSON to answer with.
 
     The signature is checked before the write lock is taken (it needs no database), so the
     lock is held only for the few statements that decide and record.
@@ -272,9 +291,9 @@ def redeem_batch(db: sqlite_utils.Database, slug: str, scans: list[Scan], *, dev
         order = sorted(range(len(scans)), key=door_order)
         answers: dict[int, dict] = {}
         for index in order:
-            answers[index], _ = _judge(
+            answers[index] = _judge(
                 db, event, scans[index], device_id=device_id, source="offline", now=now, checked=checked[index]
-            )
+            ).answer
     return [answers[index] for index in range(len(scans))]
 
 
@@ -291,8 +310,8 @@ def desk_checkin(
         if row is None:
             raise NotFound(f"no attendee {attendee_id!r} in event {slug!r}", fields={"attendee": "unknown id"})
         scan = Scan(scan_id, list_ref, "", scan_type)
-        return _judge(db, event, scan, device_id=device_id, source="desk", now=clock.now(),
-                      attendee_pk=row[0])  # fmt: skip
+        verdict = _judge(db, event, scan, device_id=device_id, source="desk", now=clock.now(), attendee_pk=row[0])
+    return verdict.answer, verdict.status
 
 
 def undo_scan(db: sqlite_utils.Database, slug: str, scan_pk: int, *, device_id: int | None) -> dict:

@@ -69,28 +69,17 @@ _lock_files: dict[tuple[int, str], int] = {}
 _registry_lock = threading.Lock()
 
 
-@contextlib.contextmanager
-def _writer_turn(path: str) -> Iterator[None]:
-    """Queue writers on a lock file before BEGIN IMMEDIATE.
-
-    SQLite's busy handler sleeps 1, 2, 5, 10 ms between tries, so a worker kept waiting for a
-    sub-millisecond write lost milliseconds (measured: redeem throughput with 2 workers was
-    no better than with 1). flock wakes the next writer the moment the lock is free. The thread
-    lock orders threads of one process, which share the lock file; the file is opened per
-    process (keyed by pid), so forked workers never share one open file.
-    """
-    with _registry_lock:
-        thread_lock = _thread_locks.setdefault(path, threading.Lock())
-        key = (os.getpid(), path)
-        if key not in _lock_files:
-            _lock_files[key] = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        descriptor = _lock_files[key]
-    with thread_lock:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(descriptor, fcntl.LOCK_UN)
+def _writer_locks(path: str) -> tuple[threading.Lock, int]:
+    """The thread lock and this process's open lock file for the database at `path`."""
+    key = (os.getpid(), path)
+    found = _lock_files.get(key)
+    if found is None:
+        with _registry_lock:
+            _thread_locks.setdefault(path, threading.Lock())
+            if key not in _lock_files:
+                _lock_files[key] = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+            found = _lock_files[key]
+    return _thread_locks[path], found
 
 
 def _path_of(db: sqlite_utils.Database) -> str | None:
@@ -100,29 +89,66 @@ def _path_of(db: sqlite_utils.Database) -> str | None:
     return path
 
 
-@contextlib.contextmanager
-def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+class write:
     """One write transaction, taken with BEGIN IMMEDIATE because our writes read first.
 
-    Nested use becomes a savepoint, so a domain function may call another that also writes.
+    Writers queue on a lock file before BEGIN IMMEDIATE. SQLite's busy handler sleeps 1, 2, 5,
+    10 ms between tries, so a worker kept waiting for a sub-millisecond write lost milliseconds
+    (measured: redeem throughput with 2 workers was no better than with 1); flock wakes the next
+    writer the moment the lock is free. The thread lock orders threads of one process, which
+    share the lock file; the file is opened per process (keyed by pid), so forked workers never
+    share one open file. Nested use becomes a savepoint, so a domain function may call another
+    that also writes. A class, not a generator: every door scan passes through here.
     """
-    conn = db.conn
-    if conn.in_transaction:
-        with db.atomic():
-            yield db
-        return
-    path = _path_of(db)
-    turn = _writer_turn(path) if path else contextlib.nullcontext()
-    with turn:
-        conn.execute("BEGIN IMMEDIATE")
+
+    __slots__ = ("_locks", "_savepoint", "db")
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+        self._locks: tuple[threading.Lock, int] | None = None
+        self._savepoint = None
+
+    def __enter__(self) -> sqlite_utils.Database:
+        conn = self.db.conn
+        if conn.in_transaction:
+            self._savepoint = self.db.atomic()
+            self._savepoint.__enter__()
+            return self.db
+        path = _path_of(self.db)
+        if path:
+            thread_lock, descriptor = self._locks = _writer_locks(path)
+            thread_lock.acquire()
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
         try:
-            yield db
+            conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._release()
+            raise
+        return self.db
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if self._savepoint is not None:
+            self._savepoint.__exit__(kind, value, traceback)
+            return
+        conn = self.db.conn
+        try:
+            if kind is None:
+                conn.execute("COMMIT")
+            elif conn.in_transaction:
+                conn.execute("ROLLBACK")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        else:
-            conn.execute("COMMIT")
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._locks is not None:
+            thread_lock, descriptor = self._locks
+            self._locks = None
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+            thread_lock.release()
 
 
 @contextlib.contextmanager

@@ -29,11 +29,15 @@ def _request_connection() -> sqlite_utils.Database:
     return database.connect(current_app.config["DATABASE"])
 
 
+_process = [os.getpid()]  # kept current at fork: os.getpid() is a system call per request
+os.register_at_fork(after_in_child=lambda: _process.__setitem__(0, os.getpid()))
+
+
 def _worker_connection() -> sqlite_utils.Database:
     local = current_app.extensions.setdefault("eventdesk_db", threading.local())
     held = getattr(local, "held", None)
-    if held is None or held[0] != os.getpid():
-        held = (os.getpid(), database.connect(current_app.config["DATABASE"]))
+    if held is None or held[0] != _process[0]:
+        held = (_process[0], database.connect(current_app.config["DATABASE"]))
         local.held = held
     return held[1]
 

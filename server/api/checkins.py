@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Response, current_app, g, request
 from flask_restx import Namespace, Resource, fields
 
@@ -94,12 +92,6 @@ STATUS_DOC = "HTTP status follows `result`: 201 ok, 409 already_checked_in, 403 
 STATUS_DOC += "not_on_list, 400 invalid_signature, wrong_event or malformed; the body is always a ScanVerdict"
 
 
-def _json_response(body: object, status: int) -> Response:
-    """Straight to bytes: a door waits on this answer, and flask-restx's own rendering costs
-    more than the decision (measured: ~70 µs of a ~0.5 ms redeem)."""
-    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), status, mimetype="application/json")
-
-
 @ns.route("/checkins")
 @ns.param("event", "Event slug, e.g. ecc2014")
 @ns.doc(security="bearer", responses=DOOR)
@@ -112,8 +104,10 @@ class Checkins(Resource):
     def post(self, event):
         """Redeem one scan: verdict and record in one transaction (two doors: exactly one ok)."""
         scan = checkin.check_scan(json_object())
-        response, status = checkin.redeem(get_db(), event, scan, device_id=g.token.get("id"))
-        return _json_response(response, status)
+        verdict = checkin.redeem(get_db(), event, scan, device_id=g.token.get("id"))
+        # Straight to bytes, encoded once with the stored answer: flask-restx's rendering cost
+        # more than the decision (measured: ~70 µs of a ~0.5 ms redeem).
+        return Response(verdict.text, verdict.status, mimetype="application/json")
 
 
 @ns.route("/checkins/batch")
