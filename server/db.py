@@ -69,9 +69,18 @@ _lock_files: dict[tuple[int, str], int] = {}
 _registry_lock = threading.Lock()
 
 
+_process = [os.getpid()]  # kept current at fork: os.getpid() is a system call on every write
+os.register_at_fork(after_in_child=lambda: _process.__setitem__(0, os.getpid()))
+
+
+def process_id() -> int:
+    """This process's id, without a system call (gunicorn workers are forked)."""
+    return _process[0]
+
+
 def _writer_locks(path: str) -> tuple[threading.Lock, int]:
     """The thread lock and this process's open lock file for the database at `path`."""
-    key = (os.getpid(), path)
+    key = (_process[0], path)
     found = _lock_files.get(key)
     if found is None:
         with _registry_lock:

@@ -8,7 +8,6 @@ rolls back whatever a failed request left open. Tests can ask for per-request co
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -29,15 +28,11 @@ def _request_connection() -> sqlite_utils.Database:
     return database.connect(current_app.config["DATABASE"])
 
 
-_process = [os.getpid()]  # kept current at fork: os.getpid() is a system call per request
-os.register_at_fork(after_in_child=lambda: _process.__setitem__(0, os.getpid()))
-
-
 def _worker_connection() -> sqlite_utils.Database:
     local = current_app.extensions.setdefault("eventdesk_db", threading.local())
     held = getattr(local, "held", None)
-    if held is None or held[0] != _process[0]:
-        held = (_process[0], database.connect(current_app.config["DATABASE"]))
+    if held is None or held[0] != database.process_id():
+        held = (database.process_id(), database.connect(current_app.config["DATABASE"]))
         local.held = held
     return held[1]
 
