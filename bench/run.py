@@ -698,7 +698,10 @@ def _redeem(tmp: Path, data: Path, tokens: Path) -> dict:
         statuses[name] = seen
         return show(name, parse_load(text), "  " + ", ".join(f"{n:,} × {code}" for code, n in sorted(seen.items())))
 
-    print(f"Redeem: wrk -c{REDEEM_CONNECTIONS} {DURATION}s per run, {REDEEM_RUNS} runs between 3 of the bare limit")
+    print(
+        f"Redeem: wrk -c{REDEEM_CONNECTIONS} {DURATION}s per run, "
+        f"{REDEEM_RUNS} runs between {REDEEM_RUNS + 1} of the bare limit"
+    )
     with contextlib.ExitStack() as servers:
         base = servers.enter_context(serve("server:create_app()", tmp, "redeem", **real_env))
         bare_app = "bench.bare_app:create_write_app()"

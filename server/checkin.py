@@ -162,13 +162,13 @@ def _entry_verdict(db, list_row: dict, attendee_pk: int, stamp: str) -> tuple[st
         f"SELECT type {_ACCEPTED} AND scanned_at <= ? ORDER BY scanned_at DESC, pk DESC LIMIT 1", (*key, stamp)
     ).fetchone()
     inside = last is not None and last[0] == "entry"
-    entered_before = inside or (
+    came_before = (
         last is not None
         and not list_row["allow_reentry"]
         and db.conn.execute(f"SELECT 1 {_ACCEPTED} AND scanned_at <= ? AND type = 'entry' LIMIT 1", (*key, stamp))
         .fetchone() is not None
     )  # fmt: skip
-    if inside or (entered_before and not list_row["allow_reentry"]):
+    if inside or came_before:  # came_before: left, and the list allows no re-entry
         return "already_checked_in", _first_entry(db, *key), []
     superseded = []
     for pk, kind in db.conn.execute(f"SELECT pk, type {_ACCEPTED} AND scanned_at > ? ORDER BY scanned_at, pk",
