@@ -24,6 +24,17 @@ def inside_now(db: sqlite_utils.Database, event_id: int) -> list[tuple[int, int,
     return [(list_pk, attendee_pk, at) for list_pk, attendee_pk, kind, at in rows if kind == "entry"]
 
 
+def inside_since(db: sqlite_utils.Database, list_pk: int, attendee_pk: int) -> str | None:
+    """When one person's current stay on a list began (their last accepted scan, an entry), or
+    None if they are not inside: one lookup in the partial index scans_accepted."""
+    row = db.conn.execute(
+        "SELECT type, scanned_at FROM scans WHERE list_pk = ? AND attendee_pk = ? AND result = 'ok' "
+        "AND undone_at IS NULL ORDER BY scanned_at DESC, pk DESC LIMIT 1",
+        (list_pk, attendee_pk),
+    ).fetchone()
+    return row[1] if row is not None and row[0] == "entry" else None
+
+
 def _quarter(stamp: str, zone: ZoneInfo) -> str:
     moment = clock.parse_stamp(stamp).astimezone(zone)
     return moment.replace(minute=moment.minute - moment.minute % 15, second=0).isoformat()

@@ -204,14 +204,18 @@ def lists_by_attendee(db: sqlite_utils.Database, event_id: int, attendee_pks: li
     """{attendee_pk: [list ids they belong to]} by audience, for the roster and the ticket."""
     lists = _rows(db, event_id)
     where, params = "event_id = ?", [event_id]
-    if attendee_pks is not None:
-        where += " AND pk IN (SELECT value FROM json_each(?))"
-        params.append(json.dumps(attendee_pks))
+    member_where, member_params = "l.event_id = ?", [event_id]
+    if attendee_pks is not None:  # a door bundle delta: read only these people's rows
+        wanted = json.dumps(attendee_pks)
+        where = "+event_id = ? AND pk IN (SELECT value FROM json_each(?))"  # by pk, not the event's index
+        params.append(wanted)
+        member_where += " AND m.attendee_pk IN (SELECT value FROM json_each(?))"
+        member_params.append(wanted)
     members: dict[int, set[int]] = {}
     for list_pk, attendee_pk in db.conn.execute(
-        "SELECT m.list_pk, m.attendee_pk FROM checkin_list_members m JOIN checkin_lists l ON l.pk = m.list_pk "
-        "WHERE l.event_id = ?",
-        (event_id,),
+        "SELECT m.list_pk, m.attendee_pk FROM checkin_list_members m "  # noqa: S608 - fixed fragments
+        f"JOIN checkin_lists l ON l.pk = m.list_pk WHERE {member_where}",
+        member_params,
     ):
         members.setdefault(attendee_pk, set()).add(list_pk)
     result = {}

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import pytest
 
 from server import attendees, auth, create_app, db as database
+from server.door_bundle import door_bundle
 from server.programme_file import builtin_path, load_file
 from tests.conftest import API, EVENT, assert_error, bearer, door_headers, register_with_ticket
 from tests.people import ANNA, BRAM, CARLA
@@ -230,6 +231,36 @@ def test_door_bundle_since_gives_revocations_of_reissued_and_erased_tickets(clie
     assert delta["revoked"] == sorted([anna.serial, bram.serial])
     assert delta["roster"] == [anna.roster_entry(serial=new_anna)]
     assert bundle(client, door)["roster"] == [anna.roster_entry(serial=new_anna)]
+
+
+def test_door_bundle_since_reads_only_what_changed(app, client, db, door, monkeypatch):
+    """A door polls for deltas all day: each statement of a delta is an index lookup or a range
+    of new rows, never a pass over every ticket, attendee or scan of the event."""
+    at(monkeypatch, "08:00:00")
+    anna, bram = register(client, db, ANNA), register(client, db, BRAM)
+    scan(client, door, anna, "1")
+    cursor = bundle(client, door)["cursor"]
+    register(client, db, CARLA)
+    scan(client, door, bram, "2")
+    statements: list[str] = []
+    reader = database.connect(app.config["DATABASE"])
+    reader.conn.set_trace_callback(statements.append)
+
+    delta = door_bundle(reader, EVENT, cursor)
+
+    reader.conn.set_trace_callback(None)
+    assert len(delta["roster"]) == 1 and len(delta["presence"]) == 1
+    plans = {
+        sql: " | ".join(row[3] for row in reader.conn.execute("EXPLAIN QUERY PLAN " + sql))
+        for sql in statements
+        if sql.lstrip().upper().startswith("SELECT")
+    }
+    everyone = re.compile(  # a pass over all the event's rows of a per-person table
+        r"\bSCAN (tickets|attendees|scans|checkin_list_members|t|a|s|m)\b"
+        r"|\b(tickets|attendees|scans|t|a|s) USING (COVERING )?INDEX \w+ \(event_id=\?( AND revoked_at=\?)?\)"
+    )
+    full_passes = {sql: plan for sql, plan in plans.items() if everyone.search(plan)}
+    assert len(plans) >= 8 and full_passes == {}
 
 
 def test_door_bundle_since_gives_presence_and_membership_changes(client, db, admin, door, monkeypatch):
