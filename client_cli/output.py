@@ -59,7 +59,12 @@ def in_zone(session: dict, zone: tzinfo) -> dict:
 def parse_moment(text: str, zone: tzinfo) -> datetime:
     """An ISO 8601 date-time; without an offset it is read in `zone`. ValueError if unreadable."""
     value = datetime.fromisoformat(text.strip())
-    return value.replace(tzinfo=zone) if value.tzinfo is None else value
+    value = value.replace(tzinfo=zone) if value.tzinfo is None else value
+    try:
+        value.astimezone(UTC)  # the cache compares in UTC: 0001-01-01 east of Greenwich has none
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range") from None
+    return value
 
 
 # --- printing ---------------------------------------------------------------------------

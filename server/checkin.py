@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -75,9 +75,10 @@ def _door_time(scan: Scan, now: datetime) -> datetime | None:
         return now
     try:
         moment = datetime.fromisoformat(scan.scanned_at.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None or moment > now + CLOCK_SKEW:
+        if moment.tzinfo is None or moment > now + CLOCK_SKEW:
+            return None
+        moment.astimezone(UTC)  # stored in UTC: 0001-01-01 east of Greenwich has no UTC date
+    except (ValueError, OverflowError):
         return None
     return moment
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server import clock
@@ -142,7 +142,11 @@ def parse_local_datetime(text: object, zone: ZoneInfo) -> datetime:
         raise ValueError("must be an ISO 8601 date-time such as 2014-10-20T09:00:00+02:00") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone)
-    return value.astimezone(zone)
+    try:
+        value.astimezone(UTC)  # it is stored in UTC: 0001-01-01 east of Greenwich has no UTC date
+        return value.astimezone(zone)
+    except OverflowError:
+        raise ValueError("is out of range (years 1 to 9999 in UTC)") from None
 
 
 def _date(data, name, errors, *, required=True):

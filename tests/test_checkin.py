@@ -300,8 +300,18 @@ def test_checkin_of_garbage_is_malformed_and_recorded(client, db, door_a, payloa
         ("2014-10-21T09:00:00+02:00", 400, "malformed", NOW),
         ("2014-10-20T09:00:00", 400, "malformed", NOW),
         ("soon", 400, "malformed", NOW),
+        ("0001-01-01T00:00:00+05:00", 400, "malformed", NOW),  # no UTC date: before year 1 there
     ],
-    ids=["2-minutes-ahead", "2-minutes-ahead-utc", "past", "2-minutes-1-second-ahead", "tomorrow", "no-offset", "word"],
+    ids=[
+        "2-minutes-ahead",
+        "2-minutes-ahead-utc",
+        "past",
+        "2-minutes-1-second-ahead",
+        "tomorrow",
+        "no-offset",
+        "word",
+        "before-year-1-in-utc",
+    ],
 )
 def test_checkin_door_time_more_than_two_minutes_ahead_is_malformed(
     client, db, door_a, anna, scanned_at, status, result, judged_at
@@ -674,6 +684,20 @@ def test_offline_batch_is_judged_by_door_time_whatever_the_offset_notation(clien
     assert [(item["scan_id"], item["result"]) for item in results] == [("early", "ok"), ("late", "already_checked_in")]
 
 
+def test_offline_batch_keeps_a_scan_with_an_impossible_door_time_as_malformed(client, db, door_a, anna, bram):
+    """A door clock gone wild (before year 1 in UTC) spoils that scan only; the batch goes through."""
+    wild = {**offline(bram, "2", "08:06:00"), "scanned_at": "0001-01-01T00:00:00+05:00"}
+
+    response = upload(client, door_a, offline(anna, "1", "08:05:00"), wild)
+
+    assert response.status_code == 200
+    assert [(item["scan_id"], item["result"]) for item in response.get_json()["results"]] == [
+        ("1", "ok"),
+        ("2", "malformed"),
+    ]
+    assert [row[5] for row in scan_rows(db)] == ["ok", "malformed"]
+
+
 def test_offline_batch_retry_returns_the_same_results_and_adds_no_rows(app, client, door_a, anna, bram):
     scans = (offline(anna, "1", "08:05:00"), offline(bram, "2", "08:06:00"), offline("hello", "3", "08:07:00"))
     first = upload(client, door_a, *scans)
@@ -1016,8 +1040,19 @@ def test_create_checkin_list_reads_times_as_local(client, db, admin):
         ({"audience": "everyone"}, "audience"),
         ({"end": f"{DAY1}T18:00"}, "end"),
         ({"start": "tonight"}, "start"),
+        ({"start": "0001-01-01T00:00"}, "start"),  # Brussels local time east of UTC: no UTC date
+        ({"end": "9999-12-31T23:59:00-05:00"}, "end"),
     ],
-    ids=["no-categories", "categories-absent", "unknown-category", "unknown-audience", "ends-before-start", "bad-time"],
+    ids=[
+        "no-categories",
+        "categories-absent",
+        "unknown-category",
+        "unknown-audience",
+        "ends-before-start",
+        "bad-time",
+        "before-year-1-in-utc",
+        "after-year-9999-in-utc",
+    ],
 )
 def test_create_checkin_list_with_invalid_values_is_unprocessable(app, client, admin, change, field):
     body = {name: value for name, value in {**GALA, **change}.items() if value is not None}

@@ -255,6 +255,16 @@ def test_now_and_next_at_a_moment_of_the_2014_programme(offline):
     assert ids(json.loads(in_utc.stdout)) == ON_AT_3PM
 
 
+@pytest.mark.parametrize("command", ["now", "next"])
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:00-05:00", "teatime"])
+def test_now_and_next_at_an_impossible_moment_are_usage_errors(offline, command, moment):
+    """Exit 2 naming --at, not a traceback: those moments have no date in UTC."""
+    result = read(offline, command, "--at", moment, expect=2)
+
+    assert "--at" in result.stderr and moment in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_now_and_next_honour_eventdesk_now_like_the_server(offline):
     now = read(offline, "now", "--json", EVENTDESK_NOW="2014-10-20T15:00:00+02:00")
     following = read(offline, "next", EVENTDESK_NOW="2014-10-20T15:00:00+02:00")
