@@ -75,6 +75,26 @@ def _seats_left(session: dict, taken: dict[str, int]) -> int | None:
     return max(session["capacity"] - taken.get(session["id"], 0), 0)
 
 
+def schedule_fingerprint(db: sqlite_utils.Database, attendee_pk: int) -> tuple:
+    """Everything GET /me/schedule shows depends on: the attendee's bookmarks (schedule
+    version), the programme (event version) and the seats others took in the limited sessions
+    bookmarked. Two indexed reads, so a repeated read is served from the response cache."""
+    row = db.conn.execute(
+        "SELECT a.schedule_version, e.version FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.pk = ?",
+        (attendee_pk,),
+    ).fetchone()
+    if row is None:
+        raise NotFound("this attendee no longer exists")
+    seats = db.conn.execute(
+        "SELECT mine.session_id, COUNT(*) FROM schedule_items mine "
+        "JOIN sessions s ON s.event_id = mine.event_id AND s.id = mine.session_id AND s.capacity IS NOT NULL "
+        "JOIN schedule_items anyone ON anyone.event_id = mine.event_id AND anyone.session_id = mine.session_id "
+        "WHERE mine.attendee_pk = ? GROUP BY mine.session_id ORDER BY mine.session_id",
+        (attendee_pk,),
+    ).fetchall()
+    return (attendee_pk, row[0], row[1], tuple(tuple(seat) for seat in seats))
+
+
 def schedule_document(db: sqlite_utils.Database, attendee_pk: int) -> dict:
     """The schedule: each bookmark with its session, overlaps and seats left."""
     with database.read(db):

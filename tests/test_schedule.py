@@ -214,3 +214,53 @@ def test_me_returns_the_attendees_own_record(client, alice):
 
 def test_me_needs_a_token(client):
     assert_error(client.get(f"{ME}/schedule"), 401, "unauthorized")
+
+
+# --- revalidation: apps poll /me/schedule --------------------------------------------------------
+
+
+def _schedule(client, headers: dict, etag: str | None = None):
+    return client.get(f"{ME}/schedule", headers={**headers, **({"If-None-Match": etag} if etag else {})})
+
+
+def test_schedule_answers_304_until_something_it_shows_changes(client, db, admin):
+    _limit_seats(db, "access-to-finance-cluster-smes", 5)
+    alice, bob = attendee_headers(db, 1), attendee_headers(db, 2)
+    client.put(f"{ME}/schedule/access-to-finance-cluster-smes", headers=alice)
+    client.put(f"{ME}/schedule/opening-plenary", headers=alice)
+    first = _schedule(client, alice)
+    etags = [first.headers["ETag"]]
+
+    unchanged = _schedule(client, alice, etags[-1])
+    client.put(f"{ME}/schedule/access-to-finance-cluster-smes", headers=bob)  # someone else takes a seat
+    after_seat = _schedule(client, alice, etags[-1])
+    etags.append(after_seat.headers["ETag"])
+    client.patch(f"{API}/sessions/opening-plenary", json={"title": "Opening"}, headers=admin)
+    after_edit = _schedule(client, alice, etags[-1])
+    etags.append(after_edit.headers["ETag"])
+    client.delete(f"{ME}/schedule/opening-plenary", headers=alice)
+    after_removal = _schedule(client, alice, etags[-1])
+    etags.append(after_removal.headers["ETag"])
+
+    assert (first.status_code, first.headers["Cache-Control"]) == (200, "private, no-cache")
+    assert (unchanged.status_code, unchanged.data) == (304, b"")
+    seats = {item["session"]["id"]: item["seats_left"] for item in after_seat.get_json()["items"]}
+    assert (after_seat.status_code, seats["access-to-finance-cluster-smes"]) == (200, 3)
+    assert after_edit.status_code == 200
+    titles = {item["session"]["id"]: item["session"]["title"] for item in after_edit.get_json()["items"]}
+    assert titles["opening-plenary"] == "Opening"
+    assert after_removal.status_code == 200
+    assert [item["session"]["id"] for item in after_removal.get_json()["items"]] == ["access-to-finance-cluster-smes"]
+    assert len(set(etags)) == 4
+
+
+def test_schedule_of_one_attendee_is_never_served_to_another(client, db):
+    alice, bob = attendee_headers(db, 1), attendee_headers(db, 2)
+    client.put(f"{ME}/schedule/opening-plenary", headers=alice)
+    mine = _schedule(client, alice)
+
+    theirs = _schedule(client, bob, mine.headers["ETag"])
+
+    assert theirs.status_code == 200
+    assert theirs.get_json()["attendee"] != mine.get_json()["attendee"]
+    assert theirs.get_json()["items"] == []

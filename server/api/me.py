@@ -9,6 +9,7 @@ from flask_restx import Namespace, Resource, fields
 
 from server import attendees, keys, schedules
 from server.api.attendees import attendee as attendee_model
+from server.api.caching import Representation, cached
 from server.api.common import error_model
 from server.api.security import attendee_required
 from server.api.sessions import session
@@ -66,11 +67,21 @@ class Me(Resource):
 @ns.route("/schedule")
 @ns.doc(security="bearer", responses=ATTENDEE)
 class MySchedule(Resource):
-    @ns.response(200, "Your personal schedule", schedule)
+    @ns.response(200, "Your personal schedule; carries an ETag", schedule)
+    @ns.response(304, "Not modified: If-None-Match matched (no bookmark, programme or seat count changed)")
     @attendee_required
     def get(self):
-        """Your bookmarked sessions, with overlaps flagged and seats left."""
-        return schedules.schedule_document(get_db(), g.attendee_pk)
+        """Your bookmarked sessions, with overlaps flagged and seats left.
+
+        Send the ETag back in If-None-Match to get 304 while nothing you see here changed.
+        """
+        db, attendee_pk = get_db(), g.attendee_pk
+        return cached(
+            lambda: schedules.schedule_fingerprint(db, attendee_pk),
+            lambda: Representation.of(schedules.schedule_document(db, attendee_pk)),
+            db,
+            private=True,
+        )
 
 
 @ns.route("/schedule/<string:session_id>")
