@@ -360,6 +360,7 @@ class Cache:
 
     def mark_mine(self, session_id: str, present: bool) -> None:
         """Record locally a change the server accepted, when its schedule could not be fetched after."""
+        self.set_meta(schedule_etag=None)  # the stored schedule is no longer the one that ETag names
         with self.guard():
             if present:
                 row = {"session_id": session_id, "added_at": utc_now(), "seats_left": None}

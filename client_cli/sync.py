@@ -59,6 +59,7 @@ class ScheduleSync:
     refused: list[dict] = field(default_factory=list)  # {"session", "action", "reason", "message"}
     waiting: int = 0  # changes still queued
     fetched: bool = False
+    unchanged: bool = False  # the server answered 304: the cached schedule is current
     note: str | None = None
 
     def to_json(self) -> dict:
@@ -67,6 +68,7 @@ class ScheduleSync:
             "refused": self.refused,
             "waiting": self.waiting,
             "fetched": self.fetched,
+            "unchanged": self.unchanged,
             "note": self.note,
         }
 
@@ -334,16 +336,24 @@ def _sync_schedule(cache: Cache, client: api.Client, settings: Settings) -> Sche
             result.sent.append({"session": change["session"], "action": change["action"]})
     result.waiting = len(cache.pending())
     if result.note is None:
+        known = cache.meta().get("schedule_etag")  # 304 while nothing the schedule shows changed
         try:
-            document = client.get("/api/v1/me/schedule").json()
+            reply = client.get(
+                "/api/v1/me/schedule", headers={"If-None-Match": known} if known else None, ok=(200, 304)
+            )
         except Offline as problem:
             result.note = f"{problem.message}; your schedule is as last synced"
             return result
+        if reply.status == 304:
+            cache.set_meta(schedule_synced_at=utc_now())
+            result.fetched = result.unchanged = True
+            return result
+        document = reply.json()
         if document.get("event") != settings.event:
             result.note = f"your token belongs to event {document.get('event')!r}, not {settings.event!r}"
             return result
         cache.replace_schedule(document)
-        cache.set_meta(schedule_synced_at=utc_now())
+        cache.set_meta(schedule_synced_at=utc_now(), schedule_etag=reply.headers.get("etag"))
         result.fetched = True
     return result
 

@@ -641,6 +641,23 @@ def test_my_add_offline_is_queued_then_sent_and_a_full_session_is_reported(serve
     assert "  add service-innovation-kibs: session 'service-innovation-kibs' is full (1 seats)" in table.stdout
 
 
+def test_sync_fetches_the_schedule_again_only_when_something_in_it_changed(server, tmp_path):
+    home = tmp_path / "home"
+    token, other = server.attendee(1), server.attendee(2)
+    with server.running():
+        server.admin("PATCH", "/sessions/service-innovation-kibs", {"capacity": 5})
+        assert server.call("PUT", "/api/v1/me/schedule/service-innovation-kibs", token=token)[0] == 201
+        eventdesk(home, server.url, "sync", token=token)
+        again = json.loads(eventdesk(home, server.url, "sync", "--json", token=token).stdout)
+        assert server.call("PUT", "/api/v1/me/schedule/service-innovation-kibs", token=other)[0] == 201
+        after_seat = json.loads(eventdesk(home, server.url, "sync", "--json", token=token).stdout)
+    mine = json.loads(eventdesk(home, server.url, "my", "--json", token=token).stdout)
+
+    assert (again["bytes"], again["schedule"]["unchanged"], again["schedule"]["fetched"]) == (0, True, True)
+    assert after_seat["bytes"] > 0 and after_seat["schedule"]["unchanged"] is False
+    assert [(item["session"]["id"], item["seats_left"]) for item in mine["items"]] == [("service-innovation-kibs", 3)]
+
+
 def test_my_add_online_goes_straight_to_the_server_and_shows_overlaps(server, tmp_path):
     home = tmp_path / "home"
     token = server.attendee()
