@@ -498,6 +498,20 @@ def test_extra_events_render_like_sessions_in_time_order(client):
     assert "\r\nDTSTART;TZID=Europe/Brussels:20141020T091500\r\n" in data.decode()
 
 
+@pytest.mark.parametrize("url", [FEED, OPENING, f"{FEED}?track=sme-growth"])
+def test_feed_is_exactly_what_icalendar_writes_for_it(client, admin, url):
+    """Components are serialised one by one and cached; the whole must still be icalendar's own
+    serialisation of the calendar, before and after an edit changes one VEVENT."""
+    before = _get(client, url).data
+    client.patch(f"{API}/sessions/opening-plenary", json={"title": "Opening, renamed"}, headers=admin)
+    after = _get(client, url).data
+
+    assert Calendar.from_ical(before).to_ical() == before
+    assert Calendar.from_ical(after).to_ical() == after
+    summaries = {str(vevent["SUMMARY"]) for vevent in Calendar.from_ical(after).walk("VEVENT")}
+    assert ("Opening, renamed" in summaries) is (url != f"{FEED}?track=sme-growth")
+
+
 def test_renderer_is_deterministic(client):
     assert _render(client, extra_events=[MEETING]) == _render(client, extra_events=[dict(MEETING)])
 
