@@ -24,15 +24,22 @@ def inside_now(db: sqlite_utils.Database, event_id: int) -> list[tuple[int, int,
     return [(list_pk, attendee_pk, at) for list_pk, attendee_pk, kind, at in rows if kind == "entry"]
 
 
-def inside_since(db: sqlite_utils.Database, list_pk: int, attendee_pk: int) -> str | None:
-    """When one person's current stay on a list began (their last accepted scan, an entry), or
-    None if they are not inside: one lookup in the partial index scans_accepted."""
+def last_accepted(db: sqlite_utils.Database, list_pk: int, attendee_pk: int, at: str | None = None) -> tuple | None:
+    """(type, scanned_at) of one person's last accepted scan on a list (at or before door time
+    `at`, a UTC stamp, if given), or None: one lookup in the partial index scans_accepted."""
+    until = " AND scanned_at <= ?" if at is not None else ""
     row = db.conn.execute(
-        "SELECT type, scanned_at FROM scans WHERE list_pk = ? AND attendee_pk = ? AND result = 'ok' "
-        "AND undone_at IS NULL ORDER BY scanned_at DESC, pk DESC LIMIT 1",
-        (list_pk, attendee_pk),
+        "SELECT type, scanned_at FROM scans WHERE list_pk = ? AND attendee_pk = ? AND result = 'ok' "  # noqa: S608
+        f"AND undone_at IS NULL{until} ORDER BY scanned_at DESC, pk DESC LIMIT 1",
+        (list_pk, attendee_pk) if at is None else (list_pk, attendee_pk, at),
     ).fetchone()
-    return row[1] if row is not None and row[0] == "entry" else None
+    return tuple(row) if row is not None else None
+
+
+def inside_since(db: sqlite_utils.Database, list_pk: int, attendee_pk: int) -> str | None:
+    """When one person's current stay on a list began, or None if they are not inside."""
+    last = last_accepted(db, list_pk, attendee_pk)
+    return last[1] if last is not None and last[0] == "entry" else None
 
 
 def _quarter(stamp: str, zone: ZoneInfo) -> str:

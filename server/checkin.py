@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from server import clock, db as database, ticketcode, tickets
+from server.attendance import last_accepted
 from server.checkin_lists import admits, resolve_list
 from server.errors import BadParameter, NotFound
 from server.programme import get_event
@@ -159,9 +160,7 @@ def _entry_verdict(db, list_row: dict, attendee_pk: int, stamp: str) -> tuple[st
     the last accepted scan at or before `stamp` says whether they are inside.
     """
     key = (list_row["pk"], attendee_pk)
-    last = db.conn.execute(
-        f"SELECT type {_ACCEPTED} AND scanned_at <= ? ORDER BY scanned_at DESC, pk DESC LIMIT 1", (*key, stamp)
-    ).fetchone()
+    last = last_accepted(db, *key, at=stamp)
     inside = last is not None and last[0] == "entry"
     came_before = (
         last is not None
