@@ -18,9 +18,10 @@ from server import db as database
 
 
 def get_db() -> sqlite_utils.Database:
-    if "db" not in g:
-        g.db = _worker_connection() if current_app.config["DB_KEEP_OPEN"] else _request_connection()
-    return g.db
+    db = g.get("db")
+    if db is None:
+        db = g.db = _worker_connection() if current_app.config["DB_KEEP_OPEN"] else _request_connection()
+    return db
 
 
 def _request_connection() -> sqlite_utils.Database:

@@ -92,7 +92,7 @@ def request_key(*, per_origin: bool = False) -> str:
     ProxyFix sets them): for bodies that embed absolute URLs. Read from the WSGI fields
     directly: request.url_root rebuilds and re-quotes a URL on every call.
     """
-    query = urlencode(sorted(request.args.items(multi=True))) if request.args else ""
+    query = urlencode(sorted(request.args.items(multi=True))) if request.environ.get("QUERY_STRING") else ""
     origin = f"{request.scheme}://{request.host}{request.script_root}" if per_origin else ""
     return f"{origin}{request.path}?{query}"
 
@@ -128,7 +128,9 @@ def cached(
 
 
 def conditional_response(representation: Representation, *, private: bool = False) -> Response:
-    use_gzip = representation.gzipped is not None and request.accept_encodings["gzip"] > 0
+    # Parse Accept-Encoding only when sent: most revalidations (and every 304) need no body.
+    accepts = representation.gzipped is not None and "HTTP_ACCEPT_ENCODING" in request.environ
+    use_gzip = accepts and request.accept_encodings["gzip"] > 0
     etag = representation.etag + ("-gzip" if use_gzip else "")
     headers = {
         "ETag": f'"{etag}"',
@@ -136,7 +138,7 @@ def conditional_response(representation: Representation, *, private: bool = Fals
         "Cache-Control": "private, no-cache" if private else _cache_control(),
     }
     if _not_modified(representation):
-        return Response(status=304, headers=headers)
+        return Response(status=304, headers=headers, content_type=representation.media_type)
     if representation.last_modified is not None:
         headers["Last-Modified"] = http_date(representation.last_modified)
     if use_gzip:
@@ -157,6 +159,9 @@ def _not_modified(representation: Representation) -> bool:
 
 def _matches(etag: str) -> bool:
     """If-None-Match, compared weakly as RFC 9110 says, for either encoding's tag."""
+    sent = request.headers.get("If-None-Match", "").strip()
+    if sent.removeprefix("W/") in (f'"{etag}"', f'"{etag}-gzip"'):
+        return True  # what revalidating clients send: the one tag they were given, no parsing
     wanted = request.if_none_match
     if not wanted:
         return False
