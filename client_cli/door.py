@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 from client_cli import config
 from client_cli.errors import CliError, NoCache, Offline, Refused, ServerError
+from server import clock  # EVENTDESK_NOW, read as the server reads it
 from server.ticketcode import MESSAGES  # the verdict words, shared with the server
 
 UPLOAD_CHUNK = 500  # scans per batch request (the server takes up to 5000)
@@ -72,17 +73,11 @@ class DeviceRefused(Refused):
 
 
 def door_now() -> datetime:
-    """The door's clock: the local clock, or EVENTDESK_NOW (ISO 8601 with offset) as on the server."""
-    fixed = os.environ.get("EVENTDESK_NOW")
-    if fixed:
-        try:
-            moment = datetime.fromisoformat(fixed)
-        except ValueError:
-            raise CliError(f"EVENTDESK_NOW is not an ISO 8601 time: {fixed!r}") from None
-        if moment.tzinfo is None:
-            raise CliError("EVENTDESK_NOW must carry a UTC offset, e.g. 2014-10-20T08:30:00+02:00")
-        return moment
-    return datetime.now(UTC)
+    """The door's clock: the local clock, or EVENTDESK_NOW read exactly as the server reads it."""
+    try:
+        return clock.now()
+    except ValueError as problem:
+        raise CliError(str(problem)) from None
 
 
 def _time(text: str) -> datetime:

@@ -24,13 +24,17 @@ def inside_now(db: sqlite_utils.Database, event_id: int) -> list[tuple[int, int,
     return [(list_pk, attendee_pk, at) for list_pk, attendee_pk, kind, at in rows if kind == "entry"]
 
 
+# One person's accepted scans on one list (parameters list_pk, attendee_pk): exactly the rows
+# of the partial index scans_accepted, so every query that starts with this is an index lookup.
+ACCEPTED_SCANS = "FROM scans WHERE list_pk = ? AND attendee_pk = ? AND result = 'ok' AND undone_at IS NULL"
+
+
 def last_accepted(db: sqlite_utils.Database, list_pk: int, attendee_pk: int, at: str | None = None) -> tuple | None:
     """(type, scanned_at) of one person's last accepted scan on a list (at or before door time
     `at`, a UTC stamp, if given), or None: one lookup in the partial index scans_accepted."""
     until = " AND scanned_at <= ?" if at is not None else ""
     row = db.conn.execute(
-        "SELECT type, scanned_at FROM scans WHERE list_pk = ? AND attendee_pk = ? AND result = 'ok' "  # noqa: S608
-        f"AND undone_at IS NULL{until} ORDER BY scanned_at DESC, pk DESC LIMIT 1",
+        f"SELECT type, scanned_at {ACCEPTED_SCANS}{until} ORDER BY scanned_at DESC, pk DESC LIMIT 1",
         (list_pk, attendee_pk) if at is None else (list_pk, attendee_pk, at),
     ).fetchone()
     return tuple(row) if row is not None else None

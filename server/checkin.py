@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from server import clock, db as database, ticketcode, tickets
-from server.attendance import last_accepted
+from server.attendance import ACCEPTED_SCANS, last_accepted
 from server.checkin_lists import admits, resolve_list
 from server.errors import BadParameter, NotFound
 from server.programme import get_event
@@ -110,9 +110,6 @@ def _previous(db, scan: Scan, device_id: int | None, event_id: int) -> Verdict |
     return Verdict.of(row[0], row[1]) if row else None
 
 
-_ACCEPTED = "FROM scans WHERE list_pk = ? AND attendee_pk = ? AND result = 'ok' AND undone_at IS NULL"
-
-
 def _holder(db, event_id: int, list_pk: int, checked: tuple[str, str | None],
             attendee_pk: int | None) -> tuple[str, str | None, dict | None, bool]:  # fmt: skip
     """(result so far, serial, holder, member of the list): the ticket's state and its holder in
@@ -145,9 +142,8 @@ def _holder(db, event_id: int, list_pk: int, checked: tuple[str, str | None],
 
 def _first_entry(db, list_pk: int, attendee_pk: int) -> dict | None:
     row = db.conn.execute(
-        "SELECT s.scanned_at, t.label FROM scans s LEFT JOIN api_tokens t ON t.id = s.device_id "
-        "WHERE s.list_pk = ? AND s.attendee_pk = ? AND s.result = 'ok' AND s.undone_at IS NULL AND s.type = 'entry' "
-        "ORDER BY s.scanned_at, s.pk LIMIT 1",
+        "SELECT scanned_at, (SELECT label FROM api_tokens WHERE api_tokens.id = scans.device_id) "  # noqa: S608
+        f"{ACCEPTED_SCANS} AND type = 'entry' ORDER BY scanned_at, pk LIMIT 1",
         (list_pk, attendee_pk),
     ).fetchone()
     return {"scanned_at": row[0], "device": row[1]} if row else None
@@ -165,13 +161,13 @@ def _entry_verdict(db, list_row: dict, attendee_pk: int, stamp: str) -> tuple[st
     came_before = (
         last is not None
         and not list_row["allow_reentry"]
-        and db.conn.execute(f"SELECT 1 {_ACCEPTED} AND scanned_at <= ? AND type = 'entry' LIMIT 1", (*key, stamp))
+        and db.conn.execute(f"SELECT 1 {ACCEPTED_SCANS} AND scanned_at <= ? AND type = 'entry' LIMIT 1", (*key, stamp))
         .fetchone() is not None
     )  # fmt: skip
     if inside or came_before:  # came_before: left, and the list allows no re-entry
         return "already_checked_in", _first_entry(db, *key), []
     superseded = []
-    for pk, kind in db.conn.execute(f"SELECT pk, type {_ACCEPTED} AND scanned_at > ? ORDER BY scanned_at, pk",
+    for pk, kind in db.conn.execute(f"SELECT pk, type {ACCEPTED_SCANS} AND scanned_at > ? ORDER BY scanned_at, pk",
                                     (*key, stamp)):  # fmt: skip
         if kind == "exit":  # entries after this one, until the next exit, now repeat it
             break

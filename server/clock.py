@@ -10,7 +10,10 @@ def now() -> datetime:
     """The current instant, timezone-aware; `EVENTDESK_NOW` (ISO 8601 with offset) overrides it."""
     fixed = os.environ.get("EVENTDESK_NOW")
     if fixed:
-        value = datetime.fromisoformat(fixed)
+        try:
+            value = datetime.fromisoformat(fixed)
+        except ValueError:
+            raise ValueError(f"EVENTDESK_NOW is not an ISO 8601 time: {fixed!r}") from None
         if value.tzinfo is None:
             raise ValueError("EVENTDESK_NOW must carry a UTC offset, e.g. 2014-10-20T08:30:00+02:00")
         return value

@@ -98,16 +98,17 @@ def schedule_fingerprint(db: sqlite_utils.Database, attendee_pk: int) -> tuple:
 def schedule_document(db: sqlite_utils.Database, attendee_pk: int) -> dict:
     """The schedule: each bookmark with its session, overlaps and seats left."""
     with database.read(db):
-        event, sessions = schedule_sessions(db, attendee_pk)
+        attendee = _attendee(db, attendee_pk)
+        event = _event_of(db, attendee)
         added = dict(
             db.conn.execute(
                 "SELECT session_id, added_at FROM schedule_items WHERE attendee_pk = ?", (attendee_pk,)
             ).fetchall()
         )
+        sessions = programme.sessions_by_ids(db, event, list(added))
         taken = seats_taken(db, event["id"], [s["id"] for s in sessions if s["capacity"] is not None])
         overlaps = _overlaps(sessions)
         meetings = accepted_meetings(db, attendee_pk)
-        attendee = _attendee(db, attendee_pk)
     items = [
         {
             "session": session,
