@@ -10,7 +10,6 @@ import csv
 import hashlib
 import hmac
 import io
-import re
 import secrets
 from base64 import b32encode, urlsafe_b64encode
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from server import clock, db as database, tickets
 from server.auth import ATTENDEE_PREFIX, hash_token
 from server.errors import Conflict, NotFound, ValidationError
 from server.programme import get_event
-from server.validation import _COUNTRY_HINT, _COUNTRY_RE, Errors, _choice, _pattern, _text
+from server.validation import Errors, checked
 
 CATEGORIES = {
     "eu-policy-maker": "EU policy-maker",
@@ -34,7 +33,6 @@ CATEGORIES = {
     "press": "press",
     "staff": "staff",
 }
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _BY_LABEL = {label.lower(): slug for slug, label in CATEGORIES.items()}
 CSV_COLUMNS = ("name", "email", "organisation", "country", "category")
 _FIELDS = ("name", "email", "organisation", "country", "category")
@@ -56,25 +54,9 @@ def normalise_category(value: object) -> object:
     return value
 
 
-def clean_attendee(data: dict, errors: Errors, *, partial: bool = False) -> dict:
-    values = {}
-    if not partial or "name" in data:
-        values["name"] = _text(data, "name", errors, required=True, max_len=300)
-    if not partial or "email" in data:
-        email = _text(data, "email", errors, required=True, max_len=320).lower()
-        if email and not _EMAIL_RE.match(email):
-            errors.add("email", "is not an email address")
-        values["email"] = email
-    if not partial or "organisation" in data:
-        values["organisation"] = _text(data, "organisation", errors, max_len=300)
-    if not partial or "country" in data:
-        country = data.get("country")
-        data = {**data, "country": country.strip().upper() if isinstance(country, str) else country}
-        values["country"] = _pattern(data, "country", errors, _COUNTRY_RE, _COUNTRY_HINT)
-    if not partial or "category" in data:
-        data = {**data, "category": normalise_category(data.get("category"))}
-        values["category"] = _choice(data, "category", errors, tuple(CATEGORIES), required=True)
-    return values
+def clean_attendee(data: object, errors: Errors, *, partial: bool = False) -> dict:
+    """An attendee's fields as declared (server/declarations/attendee.json), normalised."""
+    return checked("Attendee", data, errors, partial=partial)
 
 
 def attendee_document(row: dict, event_slug: str) -> dict:
@@ -90,12 +72,6 @@ def attendee_document(row: dict, event_slug: str) -> dict:
         "created_at": clock.parse_stamp(row["created_at"]).isoformat(),
         "updated_at": clock.parse_stamp(row["updated_at"]).isoformat(),
     }
-
-
-def _check(errors: Errors) -> None:
-    if errors:
-        problems = "; ".join(f"{name} {message}" for name, message in errors.messages.items())
-        raise ValidationError(f"invalid attendee: {problems}", fields=errors.messages)
 
 
 def _row(db: sqlite_utils.Database, event: dict, attendee_id: str) -> dict:
@@ -117,7 +93,7 @@ def create_attendee(db: sqlite_utils.Database, slug: str, data: dict) -> tuple[d
     """A new attendee and their personal API token (returned once, stored as a hash)."""
     errors = Errors()
     values = clean_attendee(data, errors)
-    _check(errors)
+    errors.raise_if_any("attendee")
     token, stamp = new_api_token(), clock.utc_stamp()
     with database.write(db):
         event = get_event(db, slug)
@@ -171,7 +147,7 @@ def list_attendees(db: sqlite_utils.Database, slug: str, *, q: str = "", page: i
 def update_attendee(db: sqlite_utils.Database, slug: str, attendee_id: str, data: dict) -> dict:
     errors = Errors()
     values = clean_attendee(data, errors, partial=True)
-    _check(errors)
+    errors.raise_if_any("attendee")
     with database.write(db):
         event = get_event(db, slug)
         row = _row(db, event, attendee_id)
@@ -323,7 +299,7 @@ def parse_csv(text: str) -> list[tuple[int, dict]]:
         data = {name: (value or "").strip() for name, value in raw.items() if name in CSV_COLUMNS}
         if not data.get("country"):
             data.pop("country", None)
-        values = clean_attendee(data, Errors(prefix=f"line {start}: ", messages=errors.messages))
+        values = clean_attendee(data, errors.within(f"line {start}: "))
         email = values.get("email")
         if email and email in seen:
             errors.add(f"line {start}: email", f"repeats line {seen[email]}")

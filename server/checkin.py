@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from server import clock, db as database, ticketcode, tickets
+from server import clock, contract, db as database, ticketcode, tickets
 from server.attendance import ACCEPTED_SCANS, last_accepted
 from server.checkin_lists import admits, resolve_list
 from server.errors import BadParameter, NotFound
@@ -50,24 +50,44 @@ class Scan:
     scanned_at: str | None = None
 
 
-def check_scan(data: object, *, offline: bool = False) -> Scan:
-    """The request's fields, or a 400 naming the bad one (such a request is no scan attempt)."""
-    if not isinstance(data, dict):
-        raise BadParameter("a scan must be a JSON object", fields={"body": "must be an object"})
-    fields = {}
+MAX_BATCH = contract.properties("ScanBatch")["scans"]["maxItems"]
+
+
+def check_scan(data: object, *, offline: bool = False, prefix: str = "") -> Scan:
+    """The scan's fields as declared (ScanInput), or a 400 naming each bad one.
+
+    Such a request is no scan attempt, so nothing is recorded for it.
+    """
+    values, found = contract.check_body("ScanInput", data, body="input", prefix=prefix)
+    fields = found.all
     for name in ("payload", "list", "scan_id"):
-        if not isinstance(data.get(name), str) or not data[name].strip():
-            fields[name] = "is required (a string)"
-    if data.get("type", "entry") not in ("entry", "exit"):
-        fields["type"] = "must be entry or exit"
-    scanned_at = data.get("scanned_at")
-    if (offline and scanned_at is None) or (scanned_at is not None and not isinstance(scanned_at, str)):
-        fields["scanned_at"] = "is required for offline scans (ISO 8601 with offset)" if offline else "must be a string"
-    if isinstance(data.get("scan_id"), str) and len(data["scan_id"]) > 200:
-        fields["scan_id"] = "must be at most 200 characters"
+        if isinstance(values.get(name), str) and not values[name].strip():
+            fields.setdefault(f"{prefix}{name}", "is required (a string)")
+    if offline and isinstance(data, dict) and "scanned_at" not in data:
+        fields.setdefault(f"{prefix}scanned_at", "is required for offline scans (ISO 8601 with offset)")
     if fields:
         raise BadParameter("invalid scan: " + ", ".join(sorted(fields)), fields=fields)
-    return Scan(data["scan_id"].strip(), data["list"].strip(), data["payload"], data.get("type", "entry"), scanned_at)
+    return Scan(
+        values["scan_id"].strip(), values["list"].strip(), values["payload"], values["type"], values.get("scanned_at")
+    )
+
+
+def check_batch(data: dict) -> list[Scan]:
+    """An offline upload's scans (ScanBatch), or a 400 naming every bad field; nothing is judged before."""
+    scans = data.get("scans")
+    outline = {**data, "scans": []} if isinstance(scans, list) else data
+    fields = contract.check_body("ScanBatch", outline, body="input")[1].all
+    if isinstance(scans, list) and len(scans) > MAX_BATCH:
+        fields["scans"] = f"must have at most {MAX_BATCH} items"
+    checked = []
+    for index, item in enumerate(scans if isinstance(scans, list) and not fields else []):
+        try:
+            checked.append(check_scan(item, offline=True, prefix=f"scans[{index}]."))
+        except BadParameter as problem:
+            fields.update(problem.fields)
+    if fields:
+        raise BadParameter("invalid batch: " + ", ".join(sorted(fields)), fields=fields)
+    return checked
 
 
 def _door_time(scan: Scan, now: datetime) -> datetime | None:

@@ -14,51 +14,40 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from server import clock, db as database
-from server.attendees import CATEGORIES
-from server.errors import Conflict, NotFound, ValidationError
+from server.errors import Conflict, NotFound
 from server.programme import get_event
-from server.validation import Errors, _identifier, _text, parse_local_datetime
+from server.validation import Errors, checked, parse_local_datetime
 
 AUDIENCES = ("all", "categories", "explicit")
 
 
-def clean_list(data: dict, errors: Errors, *, event: dict, partial: bool = False, current: dict | None = None) -> dict:
-    """Check a list's fields; times without an offset are local to the event."""
+def clean_list(
+    data: object, errors: Errors, *, event: dict, partial: bool = False, current: dict | None = None
+) -> dict:
+    """A list's fields as declared (server/declarations/checkin_list.json), as stored.
+
+    Times without an offset are local to the event; an audience of categories needs one.
+    """
+    values = checked("CheckinList", data, errors, partial=partial)
     zone = ZoneInfo(event["timezone"])
-    values: dict = {}
-    if not partial:
-        values["id"] = _identifier(data, "id", errors)
-    if not partial or "name" in data:
-        values["name"] = _text(data, "name", errors, required=True, max_len=200)
     for name in ("start", "end"):
-        if not partial or name in data:
+        if isinstance(values.get(name), str):
             try:
-                values[f"{name}s_at"] = clock.utc_stamp(parse_local_datetime(data.get(name), zone))
+                values[f"{name}s_at"] = clock.utc_stamp(parse_local_datetime(values.pop(name), zone))
             except ValueError as problem:
-                errors.add(name, "is required" if data.get(name) is None else str(problem))
+                errors.add(name, str(problem))
     starts = values.get("starts_at") or (current or {}).get("starts_at")
     ends = values.get("ends_at") or (current or {}).get("ends_at")
     if starts and ends and ends <= starts:
         errors.add("end", "must be after start")
-    if not partial or "audience" in data:
-        audience = data.get("audience", "all")
-        if audience not in AUDIENCES:
-            errors.add("audience", f"must be one of: {', '.join(AUDIENCES)}")
-        values["audience"] = audience
-    if not partial or "categories" in data:
-        categories = data.get("categories", [])
-        if not isinstance(categories, list) or any(c not in CATEGORIES for c in categories):
-            errors.add("categories", f"must be a list of: {', '.join(CATEGORIES)}")
-        values["categories"] = json.dumps(sorted(set(categories)) if isinstance(categories, list) else [])
+    if isinstance(values.get("categories"), list):
+        values["categories"] = json.dumps(sorted({item for item in values["categories"] if isinstance(item, str)}))
     audience = values.get("audience") or (current or {}).get("audience")
     chosen = values.get("categories") or (current or {}).get("categories") or "[]"
-    if audience == "categories" and chosen == "[]" and "categories" not in errors.messages:
+    if audience == "categories" and chosen == "[]" and not any(name.endswith("categories") for name in errors.messages):
         errors.add("categories", "name at least one category for audience 'categories'")
-    if not partial or "allow_reentry" in data:
-        reentry = data.get("allow_reentry", True)
-        if not isinstance(reentry, bool):
-            errors.add("allow_reentry", "must be true or false")
-        values["allow_reentry"] = int(bool(reentry))
+    if "allow_reentry" in values:
+        values["allow_reentry"] = int(bool(values["allow_reentry"]))
     return values
 
 
@@ -113,14 +102,6 @@ def get_list(db: sqlite_utils.Database, slug: str, ref: str) -> dict:
     return next(item for item in list_lists(db, event) if item["id"] == wanted)
 
 
-def _check(errors: Errors) -> None:
-    if errors:
-        raise ValidationError(
-            "invalid check-in list: " + "; ".join(f"{k} {v}" for k, v in errors.messages.items()),
-            fields=errors.messages,
-        )
-
-
 def upsert_list(db: sqlite_utils.Database, event: dict, values: dict) -> None:
     """Insert or replace a list by id (inside the caller's transaction)."""
     row = {"event_id": event["id"], **values, "updated_at": clock.utc_stamp()}
@@ -138,7 +119,7 @@ def create_list(db: sqlite_utils.Database, slug: str, data: dict) -> dict:
         event = get_event(db, slug)
         errors = Errors()
         values = clean_list(data, errors, event=event)
-        _check(errors)
+        errors.raise_if_any("check-in list")
         taken = db.conn.execute(
             "SELECT id FROM checkin_lists WHERE event_id = ? AND (id = ? OR name = ?)",
             (event["id"], values["id"], values["name"]),
@@ -155,7 +136,7 @@ def update_list(db: sqlite_utils.Database, slug: str, ref: str, data: dict) -> d
         current = resolve_list(db, event, ref)
         errors = Errors()
         values = clean_list(data, errors, event=event, partial=True, current=current)
-        _check(errors)
+        errors.raise_if_any("check-in list")
         if (
             "name" in values
             and db.conn.execute(

@@ -1,7 +1,7 @@
 """Reading the programme: events, sessions, speakers, rooms, tracks and the change feed.
 
 Plain functions over a sqlite-utils Database that return JSON-ready dicts. The shapes
-here are the API's contract (documented by the models in server/api/).
+here are the API's contract, declared in server/declarations/.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from server import clock
+from server import clock, contract
 from server.errors import BadParameter, Gone, NotFound
 from server.validation import SESSION_TYPES
 
@@ -94,24 +94,20 @@ def list_events(db: sqlite_utils.Database) -> list[dict]:
     return [event_document(db, event) for event in events]
 
 
+def _declared(kind: str) -> tuple[str, ...]:
+    """The fields of a response, in declared order (server/declarations/)."""
+    return tuple(contract.properties(kind))
+
+
+_ROOM_FIELDS, _TRACK_FIELDS, _SPEAKER_FIELDS = _declared("Room"), _declared("Track"), _declared("Speaker")
+
+
 def room_document(row: dict) -> dict:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "capacity": row["capacity"],
-        "description": row["description"],
-        "position": row["position"],
-    }
+    return {name: row[name] for name in _ROOM_FIELDS}
 
 
 def track_document(row: dict) -> dict:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "color": row["color"],
-        "description": row["description"],
-        "position": row["position"],
-    }
+    return {name: row[name] for name in _TRACK_FIELDS}
 
 
 def list_rooms(db: sqlite_utils.Database, event: dict) -> list[dict]:
@@ -277,16 +273,7 @@ def get_session(db: sqlite_utils.Database, event: dict, session_id: str) -> dict
 
 
 def speaker_document(row: dict, session_ids: list[str]) -> dict:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "job_title": row["job_title"],
-        "organisation": row["organisation"],
-        "organisation_type": row["organisation_type"],
-        "country": row["country"],
-        "bio": row["bio"],
-        "sessions": session_ids,
-    }
+    return {name: session_ids if name == "sessions" else row[name] for name in _SPEAKER_FIELDS}
 
 
 def _speaker_sessions(db, event_id: int, speaker_id: str | None = None) -> dict[str, list[str]]:

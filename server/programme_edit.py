@@ -13,10 +13,10 @@ from collections.abc import Iterator
 
 import sqlite_utils
 
-from server import clock, db as database
-from server.errors import Conflict, NotFound, ValidationError
+from server import clock, contract, db as database
+from server.errors import Conflict, NotFound
 from server.programme import get_event
-from server.validation import Errors, Refs, clean_room, clean_session, clean_speaker, clean_track
+from server.validation import Errors, Refs, clean_item, clean_session
 
 GUID_NAMESPACE = uuid.UUID("5b0f7f52-8f0e-4c5e-9a53-6c1c2d8e4a10")
 _SEQUENCED = ("starts_at", "ends_at", "room_id", "status")
@@ -86,13 +86,10 @@ def _row(db, table: str, event_id: int, item_id: str) -> dict | None:
 
 # --- rooms, tracks, speakers: simple rows -------------------------------------------------
 
+# Each kind's table, and its columns: the declared fields a body may write, less the id.
 _SIMPLE = {
-    "room": ("rooms", ("name", "capacity", "description", "position")),
-    "track": ("tracks", ("name", "color", "description", "position")),
-    "speaker": (
-        "speakers",
-        ("name", "job_title", "organisation", "organisation_type", "country", "bio"),
-    ),
+    kind: (f"{kind}s", tuple(name for name in contract.properties(kind.capitalize(), body="create") if name != "id"))
+    for kind in ("room", "track", "speaker")
 }
 
 
@@ -302,22 +299,12 @@ def room_clashes(db: sqlite_utils.Database, event_id: int, session: dict) -> lis
 
 # --- the admin API's operations -----------------------------------------------------------
 
-_CLEANERS = {"room": clean_room, "track": clean_track, "speaker": clean_speaker}
-
-
-def _check(errors: Errors, what: str) -> None:
-    if errors:
-        raise ValidationError(
-            f"invalid {what}: " + "; ".join(f"{k} {v}" for k, v in errors.messages.items()),
-            fields=errors.messages,
-        )
-
 
 def create_item(db: sqlite_utils.Database, slug: str, kind: str, data: dict) -> dict:
     """Create a room, track or speaker; 409 if the id is taken."""
     errors = Errors()
-    values = _CLEANERS[kind](data, errors)
-    _check(errors, kind)
+    values = clean_item(kind, data, errors)
+    errors.raise_if_any(kind)
     table = _SIMPLE[kind][0]
     with programme_change(db, slug) as log:
         if _row(db, table, log.event["id"], values["id"]) is not None:
@@ -328,11 +315,8 @@ def create_item(db: sqlite_utils.Database, slug: str, kind: str, data: dict) -> 
 
 def update_item(db: sqlite_utils.Database, slug: str, kind: str, item_id: str, data: dict) -> dict:
     errors = Errors()
-    values = _CLEANERS[kind](data, errors, partial=True)
-    order = data.get("position")
-    if kind != "speaker" and isinstance(order, int) and not isinstance(order, bool):
-        values["position"] = order
-    _check(errors, kind)
+    values = clean_item(kind, data, errors, partial=True)
+    errors.raise_if_any(kind)
     table = _SIMPLE[kind][0]
     with programme_change(db, slug) as log:
         existing = _row(db, table, log.event["id"], item_id)
@@ -353,7 +337,7 @@ def create_session(db: sqlite_utils.Database, slug: str, data: dict, *, force: b
         event = log.event
         errors = Errors()
         values = clean_session(data, errors, event=event, refs=refs(db, event["id"]))
-        _check(errors, "session")
+        errors.raise_if_any("session")
         if _row(db, "sessions", event["id"], values["id"]) is not None:
             raise Conflict(f"session {values['id']!r} already exists", fields={"id": "already taken"})
         if (
@@ -374,7 +358,7 @@ def update_session(db: sqlite_utils.Database, slug: str, session_id: str, data: 
             raise NotFound(f"no session {session_id!r} in event {slug!r}", resource="session")
         errors = Errors()
         values = clean_session(data, errors, event=event, refs=refs(db, event["id"]), partial=True, current=existing)
-        _check(errors, "session")
+        errors.raise_if_any("session")
         _refuse_clash(db, event, {**existing, **values}, force)
         write_session(log, values, existing)
     return {"id": session_id, "version": log.event["version"]}

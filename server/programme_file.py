@@ -19,7 +19,7 @@ import sqlite_utils
 from server import checkin_lists, clock, db as database
 from server.errors import ValidationError
 from server.programme_edit import ChangeLog, delete_session_row, delete_simple, write_session, write_simple
-from server.validation import Errors, Refs, clean_event, clean_room, clean_session, clean_speaker, clean_track
+from server.validation import Errors, Refs, clean_event, clean_item, clean_session
 
 FORMAT = "eventdesk-programme/1"
 BUILTIN = "ecc2014"
@@ -74,10 +74,12 @@ def validate_programme(document: object) -> CleanProgramme:
         raise ValidationError("a programme file must be a JSON object", fields={"": "not an object"})
     if document.get("format") != FORMAT:
         errors.add("format", f"must be {FORMAT!r}")
-    event = clean_event(document.get("event"), Errors(prefix="event.", messages=errors.messages))
+    event = clean_event(document.get("event"), errors.within("event."))
     by_kind = {}
-    for kind, cleaner in (("rooms", clean_room), ("tracks", clean_track), ("speakers", clean_speaker)):
-        by_kind[kind] = _clean_list(document, kind, errors, cleaner)
+    for kind in ("room", "track", "speaker"):
+        by_kind[f"{kind}s"] = _clean_list(
+            document, f"{kind}s", errors, lambda item, e, kind=kind: clean_item(kind, item, e)
+        )
     refs = Refs(
         rooms={item["id"] for item in by_kind["rooms"] if item.get("id")},
         tracks={item["id"] for item in by_kind["tracks"] if item.get("id")},
@@ -119,7 +121,7 @@ def _clean_list(document: dict, kind: str, errors: Errors, cleaner) -> list[dict
         if not isinstance(item, dict):
             errors.add(label, "must be an object")
             continue
-        values = cleaner(item, Errors(prefix=f"{label}.", messages=errors.messages))
+        values = cleaner(item, errors.within(f"{label}."))
         if values.get("id") in seen:
             errors.add(f"{label}.id", "is used twice")
         seen.add(values.get("id"))

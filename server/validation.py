@@ -1,67 +1,63 @@
-"""Checks and normalises programme items, for both the file loader and the admin API.
+"""Checks programme items for both the file loader and the admin API.
 
-Each `clean_*` takes a raw mapping and returns the values to store, or collects
-messages per field into an `Errors` so the caller can report every problem at once.
+What each field may hold is declared once in server/declarations/ and checked by
+server/contract.py; what is left here are the rules that span fields or items (a session's
+room must exist, its end must follow its start) and turning values into what is stored.
+Each `clean_*` collects problems per field into an `Errors`, so a caller can report every
+problem at once.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from server import clock
+from server import clock, contract
+from server.errors import InvalidInput, ValidationError
 
-ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
-_ID_RE = re.compile(ID_PATTERN)
-_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
-_COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
-_LANGUAGE_RE = re.compile(r"^[a-z]{2}$")
-
-SESSION_TYPES = (
-    "plenary",
-    "parallel",
-    "workshop",
-    "break",
-    "networking",
-    "matchmaking",
-    "reception",
-    "other",
-)
-SESSION_STATUSES = ("confirmed", "cancelled")
-SPEAKER_ROLES = ("speaker", "moderator", "panellist", "chair")
-ORGANISATION_TYPES = (
-    "eu-institution",
-    "national-government",
-    "regional-government",
-    "cluster-organisation",
-    "business",
-    "sme",
-    "academia",
-    "research",
-    "finance",
-    "international-organisation",
-    "association",
-    "other",
-)
-_MAX_TEXT = 20_000
-_COUNTRY_HINT = "must be an ISO 3166-1 alpha-2 code such as BE"
+SESSION_TYPES = tuple(contract.properties("Session")["type"]["enum"])
 
 
 @dataclass
 class Errors:
-    """Messages keyed by field path, e.g. {"start": "...", "speakers[0].role": "..."}."""
+    """Messages keyed by field path, e.g. {"start": "...", "speakers[0].role": "..."}.
+
+    `shape` names the fields whose problem is the body's shape (unknown, wrong type,
+    missing): the API answers those with 400, other problems with 422.
+    """
 
     prefix: str = ""
     messages: dict[str, str] = field(default_factory=dict)
+    shape: set[str] = field(default_factory=set)
 
     def add(self, name: str, message: str) -> None:
         self.messages.setdefault(f"{self.prefix}{name}", message)
 
+    def take(self, found: contract.Problems) -> None:
+        """Problems found by contract.check_body (already carrying this prefix)."""
+        for name, message in found.values.items():
+            self.messages.setdefault(name, message)
+        for name, message in found.shape.items():
+            self.messages.setdefault(name, message)
+            self.shape.add(name)
+
+    def within(self, prefix: str) -> Errors:
+        """The same collection, naming fields under `prefix` (an item of a file)."""
+        return Errors(prefix=prefix, messages=self.messages, shape=self.shape)
+
     def __bool__(self) -> bool:
         return bool(self.messages)
+
+    def raise_if_any(self, what: str) -> None:
+        if not self.messages:
+            return
+        if self.shape:
+            names = ", ".join(sorted(self.shape))
+            raise InvalidInput(f"the {what} does not have the expected shape: check {names}", fields=self.messages)
+        problems = "; ".join(f"{name} {message}" for name, message in self.messages.items())
+        raise ValidationError(f"invalid {what}: {problems}", fields=self.messages)
 
 
 @dataclass
@@ -73,63 +69,11 @@ class Refs:
     speakers: set[str]
 
 
-def _text(data, name, errors, *, required=False, default="", max_len=_MAX_TEXT):
-    if name not in data or data[name] is None:
-        if required:
-            errors.add(name, "is required")
-        return default
-    value = data[name]
-    if not isinstance(value, str):
-        errors.add(name, "must be a string")
-        return default
-    value = value.strip()
-    if required and not value:
-        errors.add(name, "must not be empty")
-    if len(value) > max_len:
-        errors.add(name, f"must be at most {max_len} characters")
-    return value
-
-
-def _identifier(data, name, errors, *, required=True):
-    value = data.get(name)
-    if value is None:
-        if required:
-            errors.add(name, "is required")
-        return None
-    if not isinstance(value, str) or not _ID_RE.match(value):
-        errors.add(name, "must be 1-64 lowercase letters, digits or '-', e.g. 'opening-plenary'")
-        return None
-    return value
-
-
-def _choice(data, name, errors, choices, *, default=None, required=False):
-    value = data.get(name)
-    if value is None:
-        if required:
-            errors.add(name, "is required")
-        return default
-    if value not in choices:
-        errors.add(name, f"must be one of: {', '.join(choices)}")
-        return default
-    return value
-
-
-def _positive_int(data, name, errors):
-    value = data.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        errors.add(name, "must be a whole number of at least 1")
-        return None
-    return value
-
-
-def _pattern(data, name, errors, regex, hint):
-    value = _text(data, name, errors)
-    if value and not regex.match(value):
-        errors.add(name, hint)
-        return ""
-    return value
+def checked(kind: str, data: object, errors: Errors, *, partial: bool = False) -> dict:
+    """The declared fields of `data` as the item `kind` (e.g. "Room"), normalised; problems into errors."""
+    values, found = contract.check_body(kind, data, body="patch" if partial else "create", prefix=errors.prefix)
+    errors.take(found)
+    return values
 
 
 def parse_local_datetime(text: object, zone: ZoneInfo) -> datetime:
@@ -149,115 +93,35 @@ def parse_local_datetime(text: object, zone: ZoneInfo) -> datetime:
         raise ValueError("is out of range (years 1 to 9999 in UTC)") from None
 
 
-def _date(data, name, errors, *, required=True):
-    value = data.get(name)
-    if value is None:
-        if required:
-            errors.add(name, "is required")
-        return None
-    try:
-        return date.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        pass
-    errors.add(name, "must be a date as YYYY-MM-DD")
-    return None
-
-
 def clean_event(data: object, errors: Errors) -> dict:
-    if not isinstance(data, dict):
-        errors.add("", "must be an object")
-        return {}
-    values = {
-        "slug": _identifier(data, "slug", errors),
-        "title": _text(data, "title", errors, required=True, max_len=500),
-        "description": _text(data, "description", errors),
-        "venue": _text(data, "venue", errors, max_len=500),
-        "city": _text(data, "city", errors, max_len=200),
-        "country": _pattern(data, "country", errors, _COUNTRY_RE, _COUNTRY_HINT),
-        "capacity": _positive_int(data, "capacity", errors),
-        "organiser": _text(data, "organiser", errors, max_len=1000),
-        "url": _text(data, "url", errors, max_len=2000),
-        "notice": _text(data, "notice", errors),
-        "themes": _string_list(data, "themes", errors),
-        "guiding_questions": _string_list(data, "guiding_questions", errors),
-        "previous_editions": _editions(data, errors),
-    }
-    zone_name = _text(data, "timezone", errors, required=True, max_len=100)
-    if zone_name:
+    values = checked("Event", data, errors)
+    zone_name = values.get("timezone")
+    if isinstance(zone_name, str) and zone_name:
         try:
             ZoneInfo(zone_name)
-            values["timezone"] = zone_name
         except (ZoneInfoNotFoundError, ValueError):
             errors.add("timezone", f"unknown IANA time zone {zone_name!r}, e.g. Europe/Brussels")
-    start, end = _date(data, "start_date", errors), _date(data, "end_date", errors)
+    start, end = _date(values.get("start_date")), _date(values.get("end_date"))
     if start and end:
         if end < start:
             errors.add("end_date", "must not be before start_date")
         elif (end - start).days > 60:
             errors.add("end_date", "an event may last at most 61 days")
-        values["start_date"], values["end_date"] = start.isoformat(), end.isoformat()
+    if isinstance(values.get("themes"), list):
+        values["themes"] = [item.strip() if isinstance(item, str) else item for item in values["themes"]]
     return values
 
 
-def _string_list(data, name, errors):
-    value = data.get(name, [])
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        errors.add(name, "must be a list of strings")
-        return []
-    return [item.strip() for item in value]
+def _date(value: object) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
-def _editions(data, errors):
-    value = data.get("previous_editions", [])
-    ok = isinstance(value, list) and all(
-        isinstance(item, dict) and isinstance(item.get("year"), int) and isinstance(item.get("city"), str)
-        for item in value
-    )
-    if not ok:
-        errors.add("previous_editions", 'must be a list of {"year": 2012, "city": "Vienna"}')
-        return []
-    return [{"year": item["year"], "city": item["city"]} for item in value]
-
-
-def _clean_item(data: dict, errors: Errors, partial: bool, checks: dict) -> dict:
-    """Run the checks of the fields present (all of them unless `partial`); add the id on create."""
-    values = {} if partial else {"id": _identifier(data, "id", errors)}
-    for name, check in checks.items():
-        _maybe(values, data, partial, name, check)
-    return values
-
-
-def clean_room(data: dict, errors: Errors, *, partial: bool = False) -> dict:
-    return _clean_item(data, errors, partial, {
-        "name": lambda: _text(data, "name", errors, required=True, max_len=200),
-        "capacity": lambda: _positive_int(data, "capacity", errors),
-        "description": lambda: _text(data, "description", errors),
-    })  # fmt: skip
-
-
-def clean_track(data: dict, errors: Errors, *, partial: bool = False) -> dict:
-    return _clean_item(data, errors, partial, {
-        "name": lambda: _text(data, "name", errors, required=True, max_len=200),
-        "color": lambda: _pattern(data, "color", errors, _COLOR_RE, "must be a colour as #rrggbb"),
-        "description": lambda: _text(data, "description", errors),
-    })  # fmt: skip
-
-
-def clean_speaker(data: dict, errors: Errors, *, partial: bool = False) -> dict:
-    return _clean_item(data, errors, partial, {
-        "name": lambda: _text(data, "name", errors, required=True, max_len=300),
-        "job_title": lambda: _text(data, "job_title", errors, max_len=300),
-        "organisation": lambda: _text(data, "organisation", errors, max_len=300),
-        "organisation_type": lambda: _choice(data, "organisation_type", errors, ORGANISATION_TYPES, default=""),
-        "country": lambda: _pattern(data, "country", errors, _COUNTRY_RE, _COUNTRY_HINT),
-        "bio": lambda: _text(data, "bio", errors),
-    })  # fmt: skip
-
-
-def _maybe(values, data, partial, name, check):
-    """In a partial update only the fields present are checked and changed."""
-    if not partial or name in data:
-        values[name] = check()
+def clean_item(kind: str, data: object, errors: Errors, *, partial: bool = False) -> dict:
+    """A room, track or speaker: its declaration is all there is to check."""
+    return checked(kind.capitalize(), data, errors, partial=partial)
 
 
 def clean_session(
@@ -270,81 +134,54 @@ def clean_session(
     current: dict | None = None,
 ) -> dict:
     """Normalise a session; with `partial`, `current` holds the stored values for cross-checks."""
-    zone = ZoneInfo(event["timezone"])
-    values: dict = {}
-    if not partial:
-        values["id"] = _identifier(data, "id", errors)
-        guid = data.get("guid")
-        if guid is not None:
-            try:
-                values["guid"] = str(uuid.UUID(str(guid)))
-            except ValueError:
-                errors.add("guid", "must be a UUID")
-    _maybe(values, data, partial, "title", lambda: _text(data, "title", errors, required=True, max_len=500))
-    _maybe(values, data, partial, "type", lambda: _choice(data, "type", errors, SESSION_TYPES, required=True))
-    _maybe(values, data, partial, "abstract", lambda: _text(data, "abstract", errors))
-    _maybe(
-        values,
-        data,
-        partial,
-        "language",
-        lambda: _pattern(data, "language", errors, _LANGUAGE_RE, "must be an ISO 639-1 code, e.g. en") or "en",
-    )
-    _maybe(values, data, partial, "capacity", lambda: _positive_int(data, "capacity", errors))
-    _maybe(
-        values,
-        data,
-        partial,
-        "status",
-        lambda: _choice(data, "status", errors, SESSION_STATUSES, default="confirmed"),
-    )
-    for name, known, label in (("room", refs.rooms, "room"), ("track", refs.tracks, "track")):
-        if partial and name not in data:
+    values = checked("Session", data, errors, partial=partial)
+    if not isinstance(data, dict):
+        return values
+    if values.get("guid") is not None:
+        try:
+            values["guid"] = str(uuid.UUID(str(values["guid"])))
+        except ValueError:
+            errors.add("guid", "must be a UUID")
+    for name, known in (("room", refs.rooms), ("track", refs.tracks)):
+        if name not in values:
             continue
-        ref = data.get(name)
+        ref = values.pop(name)
         if ref is None or ref == "":
             values[f"{name}_id"] = None
         elif not isinstance(ref, str) or ref not in known:
-            errors.add(name, f"no {label} with id {ref!r} in this event")
+            errors.add(name, f"no {name} with id {ref!r} in this event")
         else:
             values[f"{name}_id"] = ref
-    if not partial or "speakers" in data:
-        values["speakers"] = _session_speakers(data.get("speakers", []), errors, refs)
-    _clean_times(data, values, errors, event, zone, partial, current)
+    if "speakers" in values:
+        values["speakers"] = _session_speakers(values["speakers"], errors, refs)
+    values.pop("start", None)
+    values.pop("end", None)
+    _clean_times(data, values, errors, event, partial, current)
     return values
 
 
-def _session_speakers(value, errors, refs):
+def _session_speakers(value: object, errors: Errors, refs: Refs) -> list[dict]:
     if not isinstance(value, list):
-        errors.add("speakers", 'must be a list of {"id": speaker id, "role": "speaker"}')
         return []
     links, seen = [], set()
     for index, item in enumerate(value):
-        name = f"speakers[{index}]"
-        if isinstance(item, str):
-            item = {"id": item}
         if not isinstance(item, dict):
-            errors.add(name, 'must be {"id": speaker id, "role": "speaker"}')
             continue
-        speaker_id = item.get("id")
+        name, speaker_id = f"speakers[{index}]", item.get("id")
         if not isinstance(speaker_id, str) or speaker_id not in refs.speakers:
             errors.add(f"{name}.id", f"no speaker with id {speaker_id!r} in this event")
-            continue
-        if speaker_id in seen:
+        elif speaker_id in seen:
             errors.add(f"{name}.id", f"speaker {speaker_id!r} is listed twice")
-            continue
-        role = item.get("role", "speaker")
-        if role not in SPEAKER_ROLES:
-            errors.add(f"{name}.role", f"must be one of: {', '.join(SPEAKER_ROLES)}")
-            continue
-        seen.add(speaker_id)
-        links.append({"speaker_id": speaker_id, "role": role})
+        else:
+            seen.add(speaker_id)
+            links.append({"speaker_id": speaker_id, "role": item.get("role", "speaker")})
     return links
 
 
-def _clean_times(data, values, errors, event, zone, partial, current):
+def _clean_times(data: dict, values: dict, errors: Errors, event: dict, partial: bool, current: dict | None) -> None:
     if partial and "start" not in data and "end" not in data:
         return
+    zone = ZoneInfo(event["timezone"])
     moments = {}
     for name in ("start", "end"):
         if name in data:
@@ -354,8 +191,6 @@ def _clean_times(data, values, errors, event, zone, partial, current):
                 errors.add(name, str(problem))
         elif partial and current:
             moments[name] = clock.parse_stamp(current[f"{name}s_at"]).astimezone(zone)
-        else:
-            errors.add(name, "is required")
     if len(moments) < 2:
         return
     start, end = moments["start"], moments["end"]

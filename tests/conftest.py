@@ -15,10 +15,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import flask
 import pytest
 
 from server import attendees, auth, create_app, db as database
 from server.programme_file import builtin_path, load_file, load_programme
+from tests.spec_check import SpecCheckingClient
+
+# Every app a test makes answers through a client that holds each API response to the spec.
+flask.Flask.test_client_class = SpecCheckingClient
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -3,62 +3,23 @@
 from __future__ import annotations
 
 from flask import request
-from flask_restx import Namespace, Resource, fields
+from flask_restx import Namespace, Resource
 
 from server import attendees
-from server.api.common import error_model, json_body
+from server.api.common import error_model, json_object, model
 from server.api.security import admin_required
 from server.db_app import get_db
 from server.errors import BadParameter
 
 ns = Namespace("attendees", description="Attendees (admin)", path="/events/<string:event>/attendees")
 error = error_model(ns)
-CATEGORY_DOC = "One of: " + ", ".join(attendees.CATEGORIES) + " (labels such as 'EU policy-maker' accepted)"
 
-attendee = ns.model(
-    "Attendee",
-    {
-        "id": fields.String(description="Public id, e.g. a-7k2m9q4xab"),
-        "event": fields.String(description="Event slug"),
-        "name": fields.String(description="Full name"),
-        "email": fields.String(description="Email address (lower-case; unique in the event)"),
-        "organisation": fields.String(description="Organisation"),
-        "country": fields.String(description="ISO 3166-1 alpha-2 code, or empty"),
-        "category": fields.String(enum=list(attendees.CATEGORIES), description="Stakeholder category"),
-        "has_api_token": fields.Boolean(description="Whether a personal API token is active"),
-        "created_at": fields.String(description="Registered at, ISO 8601 UTC"),
-        "updated_at": fields.String(description="Last changed at, ISO 8601 UTC"),
-    },
-)
-attendee_with_token = ns.clone(
-    "AttendeeWithToken",
-    attendee,
-    {"token": fields.String(description="The personal API token: shown now and never again")},
-)
-attendee_page = ns.model(
-    "AttendeePage",
-    {
-        "items": fields.List(fields.Nested(attendee), description="Attendees on this page, by name"),
-        "page": fields.Integer(description="Page number, from 1"),
-        "per_page": fields.Integer(description="Page size"),
-        "total": fields.Integer(description="Attendees matching, over all pages"),
-    },
-)
-token_model = ns.model("NewToken", {"token": fields.String(description="The new token: shown once")})
-
-
-def _attendee_fields(create: bool) -> dict:
-    return {
-        "name": fields.String(required=create, min_length=1, description="Full name"),
-        "email": fields.String(required=create, description="Email address"),
-        "organisation": fields.String(description="Organisation"),
-        "country": fields.String(description="ISO 3166-1 alpha-2 code"),
-        "category": fields.String(required=create, description=CATEGORY_DOC),
-    }
-
-
-attendee_input = ns.model("AttendeeInput", _attendee_fields(create=True), strict=True)
-attendee_patch = ns.model("AttendeePatch", _attendee_fields(create=False), strict=True)
+attendee = model(ns, "Attendee")
+attendee_with_token = model(ns, "AttendeeWithToken")
+attendee_page = model(ns, "AttendeePage")
+token_model = model(ns, "NewToken")
+attendee_input = model(ns, "AttendeeInput")
+attendee_patch = model(ns, "AttendeePatch")
 ADMIN = {401: ("No valid token", error), 403: ("Not an admin of this event", error)}
 
 
@@ -94,7 +55,7 @@ class AttendeeList(Resource):
     @admin_required
     def post(self, event):
         """Register an attendee (admin); answers with their id and personal API token."""
-        document, token = attendees.create_attendee(get_db(), event, json_body(attendee_input))
+        document, token = attendees.create_attendee(get_db(), event, json_object())
         return {**document, "token": token}, 201
 
 
@@ -119,7 +80,7 @@ class AttendeeItem(Resource):
     @admin_required
     def patch(self, event, attendee_id):
         """Correct some fields of an attendee (admin)."""
-        return attendees.update_attendee(get_db(), event, attendee_id, json_body(attendee_patch))
+        return attendees.update_attendee(get_db(), event, attendee_id, json_object())
 
     @ns.response(204, "Erased, with their schedule and tokens")
     @ns.response(404, "Unknown event or attendee", error)

@@ -3,90 +3,25 @@
 from __future__ import annotations
 
 from flask import Response, current_app, g, request
-from flask_restx import Namespace, Resource, fields
+from flask_restx import Namespace, Resource
 
-from server import attendance, checkin, ticketcode, tickets
+from server import attendance, checkin, tickets
 from server.api.caching import Representation, conditional_response
-from server.api.common import error_model, json_object
+from server.api.common import error_model, json_body, json_object, model
 from server.api.security import admin_required, door_required
 from server.db_app import get_db
 from server.door_bundle import door_bundle
-from server.errors import BadParameter
 from server.programme import get_event
 
 ns = Namespace("checkins", description="Door check-in (door device or admin token)", path="/events/<string:event>")
 error = error_model(ns)
 
-scan_input = ns.model(
-    "ScanInput",
-    {
-        "payload": fields.String(required=True, description="The QR text as scanned (whitespace around it is ignored)"),
-        "list": fields.String(required=True, description="Check-in list id or name, e.g. 'Day 1 entrance'"),
-        "type": fields.String(enum=["entry", "exit"], default="entry", description="entry or exit"),
-        "scan_id": fields.String(
-            required=True,
-            description="Made by the device, unique per scan; a repeat repeats the verdict and records nothing new",
-        ),
-        "scanned_at": fields.String(description="Door time, ISO 8601 with offset; required in batches"),
-    },
-)
-holder = ns.model(
-    "TicketHolder",
-    {
-        "id": fields.String(description="Attendee id"),
-        "name": fields.String(description="Name, to greet and to compare with an ID"),
-        "organisation": fields.String(description="Organisation"),
-        "category": fields.String(description="Stakeholder category"),
-    },
-)
-first_entry = ns.model(
-    "FirstEntry",
-    {
-        "at": fields.String(description="When the first accepted entry happened (door time)"),
-        "device": fields.String(description="The door that accepted it"),
-    },
-)
-verdict = ns.model(
-    "ScanVerdict",
-    {
-        "result": fields.String(enum=list(ticketcode.RESULTS), description="What the door should do; act on this"),
-        "message": fields.String(description="The result in words, for the door screen"),
-        "error": fields.String(description="Same as result when it is not ok (the API's error shape)"),
-        "scan_id": fields.String(description="The device's scan id"),
-        "list": fields.String(description="Check-in list id"),
-        "type": fields.String(description="entry or exit"),
-        "scanned_at": fields.String(description="Door time the scan was judged by"),
-        "source": fields.String(description="online, offline (batch) or desk"),
-        "serial": fields.String(description="Ticket serial, when the code could be read"),
-        "attendee": fields.Nested(holder, allow_null=True, description="Holder of a genuine ticket, else null"),
-        "conflict": fields.Boolean(description="A later entry of someone already inside (kept, flagged)"),
-        "first_entry": fields.Nested(first_entry, description="For already_checked_in: the first entry"),
-    },
-)
-batch_input = ns.model(
-    "ScanBatch", {"scans": fields.List(fields.Nested(scan_input), required=True, description="Offline scans")}
-)
-batch_result = ns.model(
-    "ScanBatchResult", {"results": fields.List(fields.Nested(verdict), description="One verdict per scan, in order")}
-)
-desk_input = ns.model(
-    "DeskCheckin",
-    {
-        "attendee": fields.String(required=True, description="Attendee id (find it with GET .../attendees?q=name)"),
-        "list": fields.String(required=True, description="Check-in list id or name"),
-        "type": fields.String(enum=["entry", "exit"], default="entry", description="entry or exit"),
-        "scan_id": fields.String(description="Optional idempotency key; one is made if absent"),
-    },
-)
-scan_record = ns.clone(
-    "ScanRecord",
-    verdict,
-    {
-        "id": fields.Integer(description="The scan's number in the audit log"),
-        "undone_at": fields.String(description="When a desk undid it, else null"),
-        "received_at": fields.String(description="When the server received it"),
-    },
-)
+scan_input = model(ns, "ScanInput")
+verdict = model(ns, "ScanVerdict")
+batch_input = model(ns, "ScanBatch")
+batch_result = model(ns, "ScanBatchResult")
+desk_input = model(ns, "DeskCheckin")
+scan_record = model(ns, "ScanRecord")
 DOOR = {401: ("No valid token", error), 403: ("Not a door device or admin of this event", error)}
 STATUS_DOC = "HTTP status follows `result`: 201 ok, 409 already_checked_in, 403 revoked, 404 unknown_ticket or "
 STATUS_DOC += "not_on_list, 400 invalid_signature, wrong_event or malformed; the body is always a ScanVerdict"
@@ -120,20 +55,8 @@ class CheckinBatch(Resource):
     @door_required
     def post(self, event):
         """Upload scans made offline: judged by door time, earliest entry wins; retrying changes nothing."""
-        body = json_object()
-        scans = body.get("scans") if isinstance(body, dict) else None
-        if not isinstance(scans, list) or len(scans) > 5000:
-            raise BadParameter(
-                "scans must be a list of at most 5000 scans", fields={"scans": "a list of 0 to 5000 scans"}
-            )
-        checked = []
-        for index, item in enumerate(scans):
-            try:
-                checked.append(checkin.check_scan(item, offline=True))
-            except BadParameter as problem:
-                problem.fields = {f"scans[{index}].{name}": text for name, text in problem.fields.items()}
-                raise
-        return {"results": checkin.redeem_batch(get_db(), event, checked, device_id=g.token.get("id"))}
+        scans = checkin.check_batch(json_object())
+        return {"results": checkin.redeem_batch(get_db(), event, scans, device_id=g.token.get("id"))}
 
 
 @ns.route("/checkins/desk")
@@ -146,15 +69,10 @@ class DeskCheckin(Resource):
     @admin_required
     def post(self, event):
         """Check an attendee in (or out) by hand at the desk; audited like a scan."""
-        body = json_object()
-        fields_ = {name: "is required" for name in ("attendee", "list") if not isinstance(body.get(name), str)}
-        if body.get("type", "entry") not in ("entry", "exit"):
-            fields_["type"] = "must be entry or exit"
-        if fields_:
-            raise BadParameter("invalid desk check-in", fields=fields_)
+        body = json_body("DeskCheckin")
         scan_id = body.get("scan_id") or f"desk-{tickets.new_serial()}"
         return checkin.desk_checkin(
-            get_db(), event, body["attendee"], body["list"], body.get("type", "entry"), str(scan_id),
+            get_db(), event, body["attendee"], body["list"], body["type"], scan_id,
             device_id=g.token.get("id"),
         )  # fmt: skip
 
@@ -172,30 +90,7 @@ class UndoCheckin(Resource):
         return checkin.undo_scan(get_db(), event, scan, device_id=g.token.get("id"))
 
 
-arrivals = ns.model(
-    "Arrivals",
-    {"from": fields.String(description="Start of a 15-minute slot"), "count": fields.Integer(description="Arrivals")},
-)
-list_stats = ns.model(
-    "ListStats",
-    {
-        "list": fields.String(description="List id"),
-        "name": fields.String(description="List name"),
-        "eligible": fields.Integer(description="Attendees the list admits"),
-        "checked_in": fields.Integer(description="Attendees with an accepted entry"),
-        "inside_now": fields.Integer(description="Attendees whose last accepted scan was an entry"),
-        "not_yet_arrived": fields.Integer(description="Eligible attendees not yet checked in"),
-        "arrivals_per_15_minutes": fields.List(fields.Nested(arrivals), description="First entries per slot"),
-    },
-)
-stats_model = ns.model(
-    "CheckinStats",
-    {
-        "event": fields.String(description="Event slug"),
-        "at": fields.String(description="The server's now"),
-        "lists": fields.List(fields.Nested(list_stats), description="Per check-in list"),
-    },
-)
+stats_model = model(ns, "CheckinStats")
 
 
 @ns.route("/checkins/stats")

@@ -2,57 +2,26 @@
 
 from __future__ import annotations
 
-from flask_restx import Namespace, Resource, fields
+from flask_restx import Namespace, Resource
 
-from server import auth, checkin_lists
-from server.api.common import error_model, json_object
+from server import auth, checkin_lists, contract
+from server.api.common import error_model, json_body, json_object, model
 from server.api.security import admin_required
 from server.db_app import get_db
-from server.errors import BadParameter, NotFound
+from server.errors import NotFound
 from server.programme import get_event
 
 ns = Namespace("doors", description="Check-in lists and door devices (admin)", path="/events/<string:event>")
 error = error_model(ns)
 ADMIN = {401: ("No valid token", error), 403: ("Not an admin of this event", error)}
 
-checkin_list = ns.model(
-    "CheckinList",
-    {
-        "id": fields.String(description="Stable id, e.g. day1-entrance"),
-        "name": fields.String(description="Name door staff see and may type, e.g. 'Day 1 entrance'"),
-        "start": fields.String(description="Doors open (ISO 8601, event zone)"),
-        "end": fields.String(description="Doors close"),
-        "audience": fields.String(enum=list(checkin_lists.AUDIENCES), description="Who the list admits"),
-        "categories": fields.List(fields.String, description="For audience 'categories': which"),
-        "allow_reentry": fields.Boolean(description="May people enter again after an exit"),
-        "members": fields.Integer(description="For audience 'explicit': how many named attendees, else null"),
-    },
-)
-list_input = ns.model(
-    "CheckinListInput",
-    {
-        "id": fields.String(required=True, description="Stable id"),
-        "name": fields.String(required=True, description="Name"),
-        "start": fields.String(required=True, description="ISO 8601; without offset, local to the event"),
-        "end": fields.String(required=True, description="ISO 8601, after start"),
-        "audience": fields.String(enum=list(checkin_lists.AUDIENCES), default="all", description="Who it admits"),
-        "categories": fields.List(fields.String, description="Categories, for audience 'categories'"),
-        "allow_reentry": fields.Boolean(default=True, description="Re-entry after exit allowed"),
-    },
-)
-members_input = ns.model(
-    "ListMembers", {"attendees": fields.List(fields.String, required=True, description="Attendee ids")}
-)
-device = ns.model(
-    "Device",
-    {
-        "id": fields.Integer(description="Device number"),
-        "name": fields.String(description="e.g. 'Door A'"),
-        "created_at": fields.String(description="Issued at"),
-        "revoked": fields.Boolean(description="Whether its token was revoked"),
-    },
-)
-new_device = ns.clone("NewDevice", device, {"token": fields.String(description="The door token: shown once")})
+checkin_list = model(ns, "CheckinList")
+list_input = model(ns, "CheckinListInput")
+list_patch = model(ns, "CheckinListPatch")
+members_input = model(ns, "ListMembers")
+device = model(ns, "Device")
+device_input = model(ns, "DeviceInput")
+new_device = model(ns, "NewDevice")
 
 
 @ns.route("/checkin-lists")
@@ -89,6 +58,7 @@ class CheckinListItem(Resource):
         """One check-in list (admin)."""
         return checkin_lists.get_list(get_db(), event, ref)
 
+    @ns.expect(list_patch)
     @ns.response(200, "Updated", checkin_list)
     @ns.response(404, "Unknown list", error)
     @ns.response(422, "Invalid values", error)
@@ -129,10 +99,7 @@ class CheckinListMembers(Resource):
 
 
 def _attendee_ids() -> list[str]:
-    ids = json_object().get("attendees")
-    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids) or len(ids) > 10_000:
-        raise BadParameter("attendees must be a list of attendee ids", fields={"attendees": "1 to 10000 ids"})
-    return ids
+    return json_body("ListMembers")["attendees"]
 
 
 def _device_document(row) -> dict:
@@ -158,16 +125,15 @@ class Devices(Resource):
         )
         return [_device_document(row) for row in rows]
 
+    @ns.expect(device_input)
     @ns.response(201, "Created; the token is shown this once", new_device)
     @ns.response(422, "No name", error)
     @admin_required
     def post(self, event):
         """Register a door device and issue its token (role door, this event only) (admin)."""
-        name = json_object().get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise BadParameter("a device needs a name", fields={"name": "is required, e.g. 'Door A'"})
+        name = contract.require_body("Device", json_object())["name"]
         db = get_db()
-        token = auth.create_token(db, "door", event_slug=event, label=name.strip())
+        token = auth.create_token(db, "door", event_slug=event, label=name)
         row = db.conn.execute("SELECT * FROM api_tokens WHERE token_hash = ?", (auth.hash_token(token),)).fetchone()
         return {**_device_document(row), "token": token}, 201
 

@@ -3,103 +3,19 @@
 from __future__ import annotations
 
 from flask import request
-from flask_restx import Namespace, Resource, fields
+from flask_restx import Namespace, Resource
 
 from server import programme
 from server.api.caching import cached_json
-from server.api.common import error_model, event_json
-from server.api.items import namespaces as item_namespaces
-from server.api.sessions import session
+from server.api.common import error_model, event_json, model
 from server.db_app import get_db
 from server.errors import BadParameter
 
 ns = Namespace("events", description="Events, whole programmes and their change feeds", path="/events")
 error = error_model(ns)
-room, track, speaker = (
-    item_ns.models[name] for item_ns, name in zip(item_namespaces, ("Room", "Track", "Speaker"), strict=True)
-)
-for model in (room, track, speaker):
-    ns.add_model(model.name, model)
-
-day = ns.model(
-    "Day",
-    {
-        "date": fields.String(description="Local date, YYYY-MM-DD"),
-        "number": fields.Integer(description="1 for the first day"),
-        "label": fields.String(description="e.g. 'Day 1, Monday 20 October 2014'"),
-    },
-)
-edition = ns.model(
-    "PreviousEdition",
-    {"year": fields.Integer(description="Year"), "city": fields.String(description="Host city")},
-)
-event = ns.model(
-    "Event",
-    {
-        "slug": fields.String(description="URL name of the event", example="ecc2014"),
-        "title": fields.String(description="Full title"),
-        "description": fields.String(description="Plain text"),
-        "timezone": fields.String(description="IANA zone all local times are in", example="Europe/Brussels"),
-        "start_date": fields.String(description="First day, YYYY-MM-DD"),
-        "end_date": fields.String(description="Last day, YYYY-MM-DD"),
-        "days": fields.List(fields.Nested(day), description="Every day of the event"),
-        "venue": fields.String(description="Venue"),
-        "city": fields.String(description="City"),
-        "country": fields.String(description="ISO 3166-1 alpha-2 code"),
-        "capacity": fields.Integer(description="Expected attendance, or null"),
-        "organiser": fields.String(description="Who runs the event"),
-        "url": fields.String(description="Public web page, or empty"),
-        "notice": fields.String(description="A note to show with the programme (e.g. that it is illustrative)"),
-        "themes": fields.List(fields.String, description="Themes"),
-        "guiding_questions": fields.List(fields.String, description="Questions the event sets out to answer"),
-        "previous_editions": fields.List(fields.Nested(edition), description="Earlier editions"),
-        "version": fields.Integer(description="Programme version; rises with every programme change"),
-    },
-)
-programme_day = ns.clone(
-    "ProgrammeDay", day, {"sessions": fields.List(fields.Nested(session), description="The day's sessions")}
-)
-programme_model = ns.model(
-    "Programme",
-    {
-        "event": fields.Nested(event, description="The event"),
-        "version": fields.Integer(description="Programme version this document shows"),
-        "rooms": fields.List(fields.Nested(room), description="Rooms in display order"),
-        "tracks": fields.List(fields.Nested(track), description="Tracks in display order"),
-        "speakers": fields.List(fields.Nested(speaker), description="Speakers by name"),
-        "days": fields.List(fields.Nested(programme_day), description="Days with their sessions in time order"),
-    },
-)
-
-
-def _per_kind(ns: Namespace, name: str, item, description: str):
-    return ns.model(
-        name,
-        {
-            "sessions": fields.List(item(session), description=f"Sessions {description}"),
-            "speakers": fields.List(item(speaker), description=f"Speakers {description}"),
-            "rooms": fields.List(item(room), description=f"Rooms {description}"),
-            "tracks": fields.List(item(track), description=f"Tracks {description}"),
-        },
-    )
-
-
-upserts = ns.clone(
-    "Upserts",
-    _per_kind(ns, "UpsertLists", fields.Nested, "created or changed, in their current state"),
-    {"event": fields.Nested(event, allow_null=True, description="The event, if its details changed; else null")},
-)
-deletions = _per_kind(ns, "Deletions", lambda _model: fields.String, "deleted (their ids)")
-changes = ns.model(
-    "Changes",
-    {
-        "event": fields.String(description="Event slug"),
-        "since": fields.Integer(description="The version asked about"),
-        "version": fields.Integer(description="The current version: ask ?since= this next time"),
-        "upserts": fields.Nested(upserts, description="Items created or changed after `since`"),
-        "deletions": fields.Nested(deletions, description="Ids of items deleted after `since`"),
-    },
-)
+event = model(ns, "Event")
+programme_model = model(ns, "Programme")
+changes = model(ns, "Changes")
 
 
 @ns.route("")

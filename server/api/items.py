@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask_restx import Namespace, Resource, fields
+from flask_restx import Namespace, Resource
 
+import server.api.sessions  # noqa: F401 - SpeakerDetail names the Session model
 from server import programme, programme_edit
-from server.api.common import error_model, event_json, flag, json_body, write_result_model
+from server.api.common import error_model, event_json, flag, json_object, model, write_result_model
 from server.api.security import admin_required
-from server.api.sessions import session
 from server.db_app import get_db
 from server.errors import NotFound
-from server.validation import ID_PATTERN, ORGANISATION_TYPES
 
 
 @dataclass
@@ -22,38 +21,7 @@ class Kind:
     plural: str  # "rooms"
     lister: Callable  # (db, event) -> list
     getter: Callable  # (db, event, id) -> dict
-    public: dict  # output fields
-    writable: Callable[[bool], dict]  # create? -> input fields
-    detail: dict | None = None  # extra output fields on the single-item read
-
-
-def _room_fields(create: bool) -> dict:
-    return {
-        "name": fields.String(required=create, min_length=1, description="Display name"),
-        "capacity": fields.Integer(min=1, description="Seats; omit when unknown"),
-        "description": fields.String(description="Plain text"),
-        "position": fields.Integer(description="Display order (changes only through PATCH)"),
-    }
-
-
-def _track_fields(create: bool) -> dict:
-    return {
-        "name": fields.String(required=create, min_length=1, description="Display name"),
-        "color": fields.String(pattern=r"^#[0-9a-fA-F]{6}$", description="Colour as #rrggbb"),
-        "description": fields.String(description="Plain text"),
-        "position": fields.Integer(description="Display order (changes only through PATCH)"),
-    }
-
-
-def _speaker_fields(create: bool) -> dict:
-    return {
-        "name": fields.String(required=create, min_length=1, description="Display name"),
-        "job_title": fields.String(description="Job title or role"),
-        "organisation": fields.String(description="Organisation"),
-        "organisation_type": fields.String(enum=list(ORGANISATION_TYPES), description="Kind of organisation"),
-        "country": fields.String(description="ISO 3166-1 alpha-2 code"),
-        "bio": fields.String(description="Short biography"),
-    }
+    detail: str | None = None  # the model of the single-item read, when it has more
 
 
 def _find(lister: Callable, kind: str) -> Callable:
@@ -66,56 +34,10 @@ def _find(lister: Callable, kind: str) -> Callable:
     return getter
 
 
-_ORDER_DOC = "Display order (0 first)"
 KINDS = [
-    Kind(
-        "room",
-        "rooms",
-        programme.list_rooms,
-        _find(programme.list_rooms, "room"),
-        {
-            "id": fields.String(description="Stable id"),
-            "name": fields.String(description="Display name"),
-            "capacity": fields.Integer(description="Seats, or null"),
-            "description": fields.String(description="Plain text"),
-            "position": fields.Integer(description=_ORDER_DOC),
-        },
-        _room_fields,
-    ),
-    Kind(
-        "track",
-        "tracks",
-        programme.list_tracks,
-        _find(programme.list_tracks, "track"),
-        {
-            "id": fields.String(description="Stable id"),
-            "name": fields.String(description="Display name"),
-            "color": fields.String(description="Colour as #rrggbb, or empty"),
-            "description": fields.String(description="Plain text"),
-            "position": fields.Integer(description=_ORDER_DOC),
-        },
-        _track_fields,
-    ),
-    Kind(
-        "speaker",
-        "speakers",
-        programme.list_speakers,
-        programme.get_speaker,
-        {
-            "id": fields.String(description="Stable id"),
-            "name": fields.String(description="Display name"),
-            "job_title": fields.String(description="Job title or role"),
-            "organisation": fields.String(description="Organisation"),
-            "organisation_type": fields.String(
-                description="Kind of organisation, or empty", enum=["", *ORGANISATION_TYPES]
-            ),
-            "country": fields.String(description="ISO 3166-1 alpha-2 code, or empty"),
-            "bio": fields.String(description="Short biography"),
-            "sessions": fields.List(fields.String, description="Ids of the speaker's sessions by time"),
-        },
-        _speaker_fields,
-        detail={"sessions": fields.List(fields.Nested(session), description="The sessions in full")},
-    ),
+    Kind("room", "rooms", programme.list_rooms, _find(programme.list_rooms, "room")),
+    Kind("track", "tracks", programme.list_tracks, _find(programme.list_tracks, "track")),
+    Kind("speaker", "speakers", programme.list_speakers, programme.get_speaker, detail="SpeakerDetail"),
 ]
 
 
@@ -124,17 +46,10 @@ def build_namespace(kind: Kind) -> Namespace:
     error = error_model(ns)
     write_result = write_result_model(ns)
     title = kind.name.capitalize()
-    public = ns.model(title, kind.public)
-    detail = ns.clone(f"{title}Detail", public, kind.detail) if kind.detail else public
-    create_input = ns.model(
-        f"{title}Input",
-        {
-            "id": fields.String(required=True, pattern=ID_PATTERN, description="Stable id"),
-            **kind.writable(True),
-        },
-        strict=True,
-    )
-    patch_input = ns.model(f"{title}Patch", kind.writable(False), strict=True)
+    public = model(ns, title)
+    detail = model(ns, kind.detail) if kind.detail else public
+    create_input = model(ns, f"{title}Input")
+    patch_input = model(ns, f"{title}Patch")
 
     @ns.route("")
     @ns.param("event", "Event slug, e.g. ecc2014")
@@ -155,9 +70,10 @@ def build_namespace(kind: Kind) -> Namespace:
         @admin_required
         def post(self, event):
             db = get_db()
-            result = programme_edit.create_item(db, event, kind.name, json_body(create_input))
+            result = programme_edit.create_item(db, event, kind.name, json_object())
             return kind.getter(db, programme.get_event(db, event), result["id"]), 201
 
+    ItemList.__name__ = f"{title}List"  # the spec's operationIds: get_room_list, post_room_list...
     ItemList.get.__doc__ = f"List the event's {kind.plural}."
     ItemList.post.__doc__ = f"Create a {kind.name} (admin)."
 
@@ -181,7 +97,7 @@ def build_namespace(kind: Kind) -> Namespace:
         @admin_required
         def patch(self, event, item_id):
             db = get_db()
-            programme_edit.update_item(db, event, kind.name, item_id, json_body(patch_input))
+            programme_edit.update_item(db, event, kind.name, item_id, json_object())
             return kind.getter(db, programme.get_event(db, event), item_id)
 
         @ns.doc(
@@ -198,6 +114,7 @@ def build_namespace(kind: Kind) -> Namespace:
             force = flag("force") and kind.name == "speaker"
             return programme_edit.delete_item(get_db(), event, kind.name, item_id, force=force)
 
+    Item.__name__ = title  # get_room, patch_room, delete_room
     Item.get.__doc__ = f"One {kind.name}" + (" with their sessions in full." if kind.detail else ".")
     Item.patch.__doc__ = f"Change some fields of a {kind.name} (admin)."
     Item.delete.__doc__ = f"Delete a {kind.name} (admin); refused while sessions use it."

@@ -5,51 +5,23 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from flask import current_app, g, request
-from flask_restx import Namespace, Resource, fields
+from flask_restx import Namespace, Resource
 
 from server import attendees, keys, schedules
-from server.api.attendees import attendee as attendee_model
 from server.api.caching import Representation, cached
-from server.api.common import error_model
+from server.api.common import error_model, model
 from server.api.security import attendee_required
-from server.api.sessions import session
 from server.db_app import get_db
 from server.qr import qr_svg
 
 ns = Namespace("me", description="The attendee's own data (personal API token)", path="/me")
 error = error_model(ns)
-ns.add_model(attendee_model.name, attendee_model)
+attendee_model = model(ns, "Attendee")
 
-schedule_item = ns.model(
-    "ScheduleItem",
-    {
-        "session": fields.Nested(session, description="The bookmarked session (cancelled ones stay, marked so)"),
-        "added_at": fields.String(description="When it was bookmarked, ISO 8601 UTC"),
-        "overlaps": fields.List(fields.String, description="Ids of other bookmarked live sessions at the same time"),
-        "seats_left": fields.Integer(description="Seats still free, or null when the session has no capacity"),
-    },
-)
-schedule = ns.model(
-    "Schedule",
-    {
-        "attendee": fields.String(description="Attendee id"),
-        "event": fields.String(description="Event slug"),
-        "items": fields.List(fields.Nested(schedule_item), description="Bookmarks in time order"),
-        "overlap_count": fields.Integer(description="How many bookmarks overlap another (a warning)"),
-        "meetings": fields.List(fields.Raw, description="Accepted matchmaking meetings"),
-    },
-)
-calendar = ns.model(
-    "CalendarSubscription",
-    {
-        "https": fields.String(description="The secret feed URL over http(s)"),
-        "webcal": fields.String(description="The same feed as a webcal:// URL (Apple Calendar, Outlook)"),
-        "google": fields.String(description="A link that subscribes Google Calendar to the feed"),
-        "outlook": fields.String(description="A link that subscribes Outlook on the web to the feed"),
-        "qr_svg": fields.String(description="An SVG QR code of the webcal URL, to scan with a phone"),
-    },
-)
-token_model = ns.model("NewPersonalToken", {"token": fields.String(description="The new token: shown once")})
+schedule = model(ns, "Schedule")
+schedule_item = model(ns, "ScheduleItem")
+calendar = model(ns, "CalendarSubscription")
+token_model = model(ns, "NewPersonalToken")
 ATTENDEE = {401: ("No valid token", error), 403: ("Not an attendee's personal token", error)}
 
 

@@ -3,95 +3,21 @@
 from __future__ import annotations
 
 from flask import request
-from flask_restx import Namespace, Resource, fields
+from flask_restx import Namespace, Resource
 
 from server import programme, programme_edit
-from server.api.common import NullableString, error_model, event_json, flag, json_body, write_result_model
+from server.api.common import error_model, event_json, flag, json_object, model, write_result_model
 from server.api.security import admin_required
 from server.db_app import get_db
-from server.validation import ID_PATTERN, SESSION_STATUSES, SESSION_TYPES, SPEAKER_ROLES
+from server.validation import SESSION_TYPES
 
 ns = Namespace("sessions", description="Programme sessions", path="/events/<string:event>/sessions")
 error = error_model(ns)
 write_result = write_result_model(ns)
 
-session_speaker = ns.model(
-    "SessionSpeaker",
-    {
-        "id": fields.String(description="Speaker id"),
-        "name": fields.String(description="Display name"),
-        "job_title": fields.String(description="Job title or role"),
-        "organisation": fields.String(description="Organisation"),
-        "role": fields.String(enum=list(SPEAKER_ROLES), description="Role in this session"),
-    },
-)
-
-session = ns.model(
-    "Session",
-    {
-        "id": fields.String(description="Stable id, unique in the event", example="opening-plenary"),
-        "guid": fields.String(description="UUID fixed at creation (iCalendar UID, frab guid)"),
-        "title": fields.String(description="Title"),
-        "type": fields.String(enum=list(SESSION_TYPES), description="Kind of session"),
-        "track": fields.String(description="Track id, or null"),
-        "room": fields.String(description="Room id, or null for whole-venue items such as breaks"),
-        "day": fields.String(description="Local date the session starts on (YYYY-MM-DD)"),
-        "start": fields.String(
-            description="Start, ISO 8601 with the event zone's offset", example="2014-10-20T14:00:00+02:00"
-        ),
-        "end": fields.String(description="End, ISO 8601 with the event zone's offset"),
-        "duration_minutes": fields.Integer(description="Length in minutes"),
-        "abstract": fields.String(description="Plain-text description"),
-        "language": fields.String(description="ISO 639-1 language code"),
-        "capacity": fields.Integer(description="Seats for bookings, or null when unlimited"),
-        "status": fields.String(enum=list(SESSION_STATUSES), description="confirmed or cancelled"),
-        "sequence": fields.Integer(description="Rises each time the time, room or status changes"),
-        "updated_at": fields.String(description="Last change, ISO 8601 in UTC"),
-        "speakers": fields.List(fields.Nested(session_speaker), description="In display order"),
-    },
-)
-
-speaker_link_input = ns.model(
-    "SessionSpeakerInput",
-    {
-        "id": fields.String(required=True, description="Speaker id"),
-        "role": fields.String(enum=list(SPEAKER_ROLES), default="speaker", description="Role in the session"),
-    },
-    strict=True,
-)
-
-
-def _session_input_fields(create: bool) -> dict:
-    """The writable fields; on create the ones a session cannot lack are required."""
-    return {
-        "title": fields.String(required=create, min_length=1, description="Title"),
-        "type": fields.String(required=create, enum=list(SESSION_TYPES), description="Kind of session"),
-        "start": fields.String(
-            required=create,
-            example="2014-10-20T14:00",
-            description="ISO 8601; without an offset it is local to the event's zone",
-        ),
-        "end": fields.String(required=create, example="2014-10-20T15:30", description="ISO 8601, after start"),
-        "room": NullableString(description="Room id; null for none"),
-        "track": NullableString(description="Track id; null for none"),
-        "abstract": fields.String(description="Plain-text description"),
-        "language": fields.String(description="ISO 639-1 code", default="en"),
-        "capacity": fields.Integer(min=1, description="Seats; omit for unlimited"),
-        "status": fields.String(enum=list(SESSION_STATUSES), description="confirmed or cancelled"),
-        "speakers": fields.List(fields.Nested(speaker_link_input), description="Replaces the speakers"),
-    }
-
-
-session_input = ns.model(
-    "SessionInput",
-    {
-        "id": fields.String(required=True, pattern=ID_PATTERN, description="Stable id"),
-        "guid": fields.String(description="Optional fixed UUID"),
-        **_session_input_fields(create=True),
-    },
-    strict=True,
-)
-session_patch = ns.model("SessionPatch", _session_input_fields(create=False), strict=True)
+session = model(ns, "Session")
+session_input = model(ns, "SessionInput")
+session_patch = model(ns, "SessionPatch")
 
 _FILTER_DOCS = {
     "day": "Day number (1, 2, ...) or date (YYYY-MM-DD)",
@@ -131,7 +57,7 @@ class SessionList(Resource):
     def post(self, event):
         """Create a session (admin)."""
         db = get_db()
-        result = programme_edit.create_session(db, event, json_body(session_input), force=flag("force"))
+        result = programme_edit.create_session(db, event, json_object(), force=flag("force"))
         return programme.get_session(db, programme.get_event(db, event), result["id"]), 201
 
 
@@ -158,7 +84,7 @@ class SessionItem(Resource):
     def patch(self, event, session_id):
         """Change some fields of a session (admin); time, room or status changes raise its sequence."""
         db = get_db()
-        programme_edit.update_session(db, event, session_id, json_body(session_patch), force=flag("force"))
+        programme_edit.update_session(db, event, session_id, json_object(), force=flag("force"))
         return programme.get_session(db, programme.get_event(db, event), session_id)
 
     @ns.doc(security="bearer")

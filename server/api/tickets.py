@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import Response, current_app, g
-from flask_restx import Namespace, Resource, fields
+from flask_restx import Namespace, Resource
 
 from server import attendees, tickets
-from server.api.common import error_model
+from server.api.common import error_model, model
 from server.api.security import admin_required, attendee_required
 from server.checkin_lists import lists_by_attendee
 from server.db_app import get_db
@@ -17,28 +17,10 @@ ns = Namespace("tickets", description="Signed QR tickets (admin) and public tick
 mine = Namespace("my ticket", description="The attendee's own QR ticket", path="/me")
 error = error_model(ns)
 
-ticket = ns.model(
-    "Ticket",
-    {
-        "payload": fields.String(description="The QR text: ED1:<EVENT>:<base45 serial+signature>; no personal data"),
-        "serial": fields.String(description="Ticket serial, 16 hex digits"),
-        "event": fields.String(description="Event slug"),
-        "attendee": fields.String(description="Attendee id"),
-        "lists": fields.List(fields.String, description="Check-in lists the ticket is valid for"),
-    },
-)
-public_key = ns.model(
-    "TicketKey",
-    {
-        "kid": fields.String(description="Key id"),
-        "algorithm": fields.String(description="Always Ed25519"),
-        "public_key": fields.String(description="32-byte Ed25519 public key, base64"),
-        "created_at": fields.String(description="When the key was made"),
-        "retired": fields.Boolean(description="No longer signs new tickets, but still verifies old ones"),
-    },
-)
-for _model in (ticket, error):
-    mine.add_model(_model.name, _model)
+ticket = model(ns, "Ticket")
+public_key = model(ns, "TicketKey")
+model(mine, "Ticket")
+model(mine, "Error")
 ATTENDEE = {401: ("No valid token", error), 403: ("Not an attendee's personal token", error)}
 ADMIN = {401: ("No valid token", error), 403: ("Not an admin of this event", error)}
 

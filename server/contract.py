@@ -1,0 +1,412 @@
+"""The API's contract, read from server/declarations/: each item declared once, as JSON Schema.
+
+From one declaration come the response model, the create and patch bodies, the request
+validator and the programme-file loader's checks (server/declarations/README.md says how).
+What stays in code is normalisation (named here, applied by name) and cross-field rules.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field as dataclass_field
+from functools import cache
+from importlib import resources
+
+from server.errors import InvalidInput, ValidationError
+
+SQLITE_INTEGERS = (-(2**63), 2**63 - 1)
+# Annotations of ours that the published spec does not carry (x-nullable is Swagger's own).
+_PRIVATE = ("x-hint", "x-role", "x-extends", "x-text", "x-normalise", "x-input", "x-create-only", "x-optional")
+_LINE_LIMITS = {"line": 1000, "name": 1000, "multiline": 20000, "any": 20000}
+# C0 and C1 controls, DEL, lone surrogates and the noncharacters U+FFFE/U+FFFF: never text.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_LINE_BREAKS = re.compile("[\t\n\r\u2028\u2029]")
+
+
+# --- reading the declarations ----------------------------------------------------------------
+
+
+@cache
+def declarations() -> dict[str, dict]:
+    """Every declared definition by name, `x-extends` resolved (the declarations as written)."""
+    found: dict[str, dict] = {}
+    folder = resources.files("server").joinpath("declarations")
+    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
+        if entry.name.endswith(".json"):
+            for name, schema in json.loads(entry.read_text(encoding="utf-8"))["definitions"].items():
+                if name in found:
+                    raise ValueError(f"{name} is declared twice (second time in {entry.name})")
+                found[name] = schema
+    for name, schema in found.items():
+        if "x-extends" in schema:
+            base = found[schema["x-extends"]]
+            merged = {key: value for key, value in base.items() if key not in ("x-role", "required")}
+            merged.update({key: value for key, value in schema.items() if key != "properties"})
+            merged["properties"] = {**base["properties"], **schema["properties"]}
+            found[name] = merged
+    return found
+
+
+def item_kinds() -> list[str]:
+    """The names of the items a body or file may create (x-role item)."""
+    return [name for name, schema in declarations().items() if schema.get("x-role") == "item"]
+
+
+def properties(name: str, *, body: str | None = None) -> dict[str, dict]:
+    """The properties of a definition: a response's, or a body's (`body` "create" or "patch")."""
+    schema = declarations()[name]
+    if body is None:
+        return dict(schema["properties"])
+    chosen = {}
+    for field, spec in schema["properties"].items():
+        if spec.get("readOnly") or (body == "patch" and spec.get("x-create-only")):
+            continue
+        chosen[field] = spec.get("x-input", spec)
+    return chosen
+
+
+# --- the schemas derived from them -----------------------------------------------------------
+
+
+def _ref_name(ref: str) -> str:
+    return ref.rsplit("/", 1)[-1]
+
+
+def model_schemas() -> dict[str, dict]:
+    """Every model the spec may name, as Swagger 2.0 JSON Schema (internal annotations removed)."""
+    models = {}
+    for name, schema in declarations().items():
+        role = schema.get("x-role")
+        if role == "input":
+            models[name] = _published(_body_schema(schema, schema["properties"], schema.get("required", [])))
+            continue
+        models[name] = _published(_response_schema(schema))
+        if role == "item":
+            models[f"{name}Input"] = _published(
+                _body_schema(schema, properties(name, body="create"), schema.get("required", []))
+            )
+            models[f"{name}Patch"] = _published(_body_schema(schema, properties(name, body="patch"), []))
+    return models
+
+
+def _response_schema(schema: dict) -> dict:
+    props = schema["properties"]
+    result = {
+        "type": "object",
+        "properties": {name: _without(spec, ("readOnly", "x-input", "default")) for name, spec in props.items()},
+        "required": [name for name, spec in props.items() if not spec.get("x-optional")],
+    }
+    for key in ("description", "additionalProperties"):
+        if key in schema:
+            result[key] = schema[key]
+    return result
+
+
+def _body_schema(schema: dict, props: dict, required: list[str]) -> dict:
+    result = {
+        "type": "object",
+        "properties": {name: _with_text_default(spec) for name, spec in props.items()},
+        "additionalProperties": False,
+    }
+    wanted = [name for name in required if name in props]
+    if wanted:
+        result["required"] = wanted
+    if "description" in schema:
+        result["description"] = schema["description"]
+    return result
+
+
+def _with_text_default(spec: dict) -> dict:
+    """Every string in a body is bounded and is text of some kind (a line unless declared)."""
+    spec = dict(spec)
+    if spec.get("type") == "string" and not ({"enum", "pattern", "format"} & spec.keys()):
+        spec.setdefault("x-text", "line")
+        spec.setdefault("maxLength", _LINE_LIMITS[spec["x-text"]])
+    if spec.get("type") == "array" and isinstance(spec.get("items"), dict):
+        spec["items"] = _with_text_default(spec["items"])
+    return spec
+
+
+def _without(spec: dict, keys: tuple[str, ...]) -> dict:
+    return {key: value for key, value in spec.items() if key not in keys}
+
+
+def _published(schema: object) -> object:
+    """Swagger 2.0's dialect: no private keys; a $ref with siblings wrapped in allOf."""
+    if isinstance(schema, list):
+        return [_published(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {key: _published(value) for key, value in schema.items() if key not in _PRIVATE}
+    if "$ref" in result and len(result) > 1:
+        result = {"allOf": [{"$ref": result.pop("$ref")}], **result}
+    return result
+
+
+# --- validating bodies -----------------------------------------------------------------------
+
+
+def _validation_form(schema: object) -> object:
+    """The published schema as a draft 4 validator reads it: x-nullable as "or null"."""
+    if isinstance(schema, list):
+        return [_validation_form(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {key: _validation_form(value) for key, value in schema.items() if key != "x-nullable"}
+    if schema.get("x-nullable"):
+        return {"anyOf": [{"type": "null"}, result]}
+    return result
+
+
+def _body_validation_schema(name: str) -> dict:
+    """A body's schema with our text rules kept, and every model inlined for $refs."""
+    schema = declarations_with_bodies()[name]
+    return {
+        **_validation_form(schema),
+        "definitions": {key: _validation_form(value) for key, value in declarations_with_bodies().items()},
+    }
+
+
+@cache
+def declarations_with_bodies() -> dict[str, dict]:
+    """model_schemas() before the private keys are removed (x-text drives validation)."""
+    models = {}
+    for name, schema in declarations().items():
+        role = schema.get("x-role")
+        if role == "input":
+            models[name] = _body_schema(schema, schema["properties"], schema.get("required", []))
+            continue
+        models[name] = _response_schema(schema)
+        if role == "item":
+            models[f"{name}Input"] = _body_schema(schema, properties(name, body="create"), schema.get("required", []))
+            models[f"{name}Patch"] = _body_schema(schema, properties(name, body="patch"), [])
+    return models
+
+
+def _text_rule(validator, kind, instance, schema) -> Iterator:
+    from jsonschema import ValidationError
+
+    if not isinstance(instance, str) or kind == "any":
+        return
+    if kind == "multiline":
+        bad = _CONTROL.search(instance.replace("\r\n", "\n"))
+    else:
+        bad = _CONTROL.search(instance) or _LINE_BREAKS.search(instance)
+    if bad:
+        where = "a line break" if bad.group() in "\t\n\r\u2028\u2029" else "a control character"
+        yield ValidationError(f"must not contain {where} (U+{ord(bad.group()):04X})")
+    elif kind == "name" and instance and not has_visible_character(instance):
+        yield ValidationError("must contain a visible character")
+
+
+def _strict_pattern(validator, pattern, instance, schema) -> Iterator:
+    """Like draft 4's pattern, but "$" does not let a trailing newline through (Python's re does)."""
+    from jsonschema import ValidationError
+
+    if not isinstance(instance, str):
+        return
+    found = re.search(pattern, instance)
+    if found is None or (pattern.endswith("$") and found.end() != len(instance)):
+        yield ValidationError(f"does not match {pattern!r}")
+
+
+def _bounded_integer(validator, value, instance, schema) -> Iterator:
+    from jsonschema import ValidationError
+
+    if validator.is_type(instance, "integer") and not SQLITE_INTEGERS[0] <= instance <= SQLITE_INTEGERS[1]:
+        yield ValidationError("is out of range", validator="maximum", validator_value=SQLITE_INTEGERS[1])
+
+
+@cache
+def _validator_class():
+    from jsonschema import Draft4Validator, validators
+
+    checks = dict(Draft4Validator.VALIDATORS)
+    original_type = checks["type"]
+
+    def type_with_bounds(validator, types, instance, schema):
+        yield from original_type(validator, types, instance, schema)
+        if types == "integer" or (isinstance(types, list) and "integer" in types):
+            yield from _bounded_integer(validator, types, instance, schema)
+
+    checks.update({"x-text": _text_rule, "pattern": _strict_pattern, "type": type_with_bounds})
+    return validators.create(
+        meta_schema=Draft4Validator.META_SCHEMA, validators=checks, type_checker=Draft4Validator.TYPE_CHECKER
+    )
+
+
+@cache
+def validator(name: str):
+    """The validator of the body named `name` (e.g. RoomInput, ScanBatch)."""
+    from jsonschema import FormatChecker
+
+    return _validator_class()(_body_validation_schema(name), format_checker=FormatChecker(["date"]))
+
+
+_SHAPE = {"type", "additionalProperties", "required"}
+
+
+@dataclass
+class Problems:
+    """What is wrong with a body, by field path: its shape (400) or its values (422)."""
+
+    shape: dict[str, str] = dataclass_field(default_factory=dict)
+    values: dict[str, str] = dataclass_field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.shape or self.values)
+
+    @property
+    def all(self) -> dict[str, str]:
+        return {**self.values, **self.shape}
+
+    def raise_if_any(self, what: str) -> None:
+        """400 when the body has the wrong shape (unknown field, wrong type, missing), else 422."""
+        if self.shape:
+            raise InvalidInput(f"the body does not fit {what}: check {', '.join(sorted(self.shape))}", fields=self.all)
+        if self.values:
+            problems = "; ".join(f"{name} {message}" for name, message in self.values.items())
+            raise ValidationError(f"invalid {what}: {problems}", fields=self.values)
+
+
+def problems(name: str, data: object, prefix: str = "") -> Problems:
+    """Every problem of `data` as the body `name`, keyed by field path (`speakers.0.role`)."""
+    found = Problems()
+    for problem in validator(name).iter_errors(data):
+        for path, message, shape in _describe(problem, prefix):
+            (found.shape if shape else found.values).setdefault(path, message)
+    return found
+
+
+def _describe(problem, prefix: str) -> list[tuple[str, str, bool]]:
+    path = prefix + field_path(problem.absolute_path)
+    dot = f"{path}." if path else prefix
+    if problem.validator == "additionalProperties":
+        allowed = set(problem.schema.get("properties", {}))
+        return [(f"{dot}{name}", "is not a known field", True) for name in problem.instance if name not in allowed]
+    if problem.validator == "required":
+        missing = [name for name in problem.validator_value if name not in problem.instance]
+        return [(f"{dot}{name}", "is required", True) for name in missing]
+    if problem.validator == "anyOf" and problem.context:
+        # x-nullable: say why the value failed as the non-null kind, not "is not valid under anyOf".
+        real = [sub for sub in problem.context if sub.validator != "type" or sub.validator_value != "null"]
+        if real:
+            inner = real[0]
+            if inner.validator == "type" and list(inner.absolute_path) == list(problem.absolute_path):
+                return [(path or "body", _message(inner) + " or null", True)]
+            return _describe(inner, prefix)
+    return [(path or prefix.rstrip(".") or "body", _message(problem), problem.validator in _SHAPE)]
+
+
+def field_path(parts) -> str:
+    """`speakers[0].role` from ("speakers", 0, "role")."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _message(problem) -> str:
+    schema = problem.schema if isinstance(problem.schema, dict) else {}
+    match problem.validator:
+        case "type":
+            kinds = problem.validator_value
+            kinds = " or ".join(kinds) if isinstance(kinds, list) else kinds
+            article = "an" if kinds[0] in "aeiou" else "a"
+            return f"must be {article} {kinds}"
+        case "enum":
+            return "must be one of: " + ", ".join(str(value) for value in problem.validator_value)
+        case "maxLength":
+            return f"must be at most {problem.validator_value} characters"
+        case "minLength":
+            return "must not be empty" if problem.validator_value == 1 else problem.message
+        case "maximum" | "minimum":
+            low, high = schema.get("minimum", SQLITE_INTEGERS[0]), schema.get("maximum", SQLITE_INTEGERS[1])
+            return f"must be a whole number from {low} to {high}"
+        case "maxItems":
+            return f"must have at most {problem.validator_value} items"
+        case "minItems":
+            return f"must have at least {problem.validator_value} item{'s' if problem.validator_value > 1 else ''}"
+        case "pattern":
+            return schema.get("x-hint") or problem.message
+        case "format":
+            return "must be a date as YYYY-MM-DD" if problem.validator_value == "date" else problem.message
+    return problem.message
+
+
+# --- normalising bodies ----------------------------------------------------------------------
+
+
+def has_visible_character(text: str) -> bool:
+    """Something a person can see: not only spaces, separators, marks or invisible formatting."""
+    return any(unicodedata.category(char)[0] in "LNPS" for char in text)
+
+
+def _category(text: str) -> str:
+    from server.attendees import normalise_category
+
+    return normalise_category(text)
+
+
+NORMALISERS: dict[str, Callable[[str], object]] = {
+    "strip": str.strip,
+    "upper": str.upper,
+    "lower": str.lower,
+    "category": _category,  # labels such as "EU policy-maker" as their ids
+}
+
+
+def normalised(name: str, data: dict, *, body: str) -> dict:
+    """`data` with each declared string normalised (strip, upper...) before it is validated."""
+    props = properties(name, body=body)
+    result = dict(data)
+    for field, spec in props.items():
+        value = result.get(field)
+        if isinstance(value, str):
+            for step in spec.get("x-normalise", ()):
+                value = NORMALISERS[step](value)
+                if not isinstance(value, str):
+                    break
+            result[field] = value
+    return result
+
+
+def check_body(name: str, data: object, *, body: str = "create", prefix: str = "") -> tuple[dict, Problems]:
+    """Normalise and validate a body: (values, problems by field).
+
+    `body` is "create" or "patch" for an item, "input" for a body-only declaration. `values`
+    holds each declared field present, and on create the declared default of each absent one;
+    problems name fields as `{prefix}{field}`.
+    """
+    if not isinstance(data, dict):
+        return {}, Problems(shape={prefix.rstrip(".") or "body": "must be an object"})
+    if body == "input":
+        props = declarations()[name]["properties"]
+    else:
+        props = properties(name, body=body)
+        data = normalised(name, data, body=body)
+    found = problems(_body_model_name(name, body), data, prefix)
+    values = {}
+    for field_name, spec in props.items():
+        if field_name in data:
+            values[field_name] = data[field_name]
+        elif body != "patch" and "default" in spec:
+            values[field_name] = copy.deepcopy(spec["default"])
+    return values, found
+
+
+def _body_model_name(name: str, body: str) -> str:
+    if body == "input":
+        return name
+    return f"{name}{'Input' if body == 'create' else 'Patch'}"
+
+
+def require_body(name: str, data: object, *, body: str = "create") -> dict:
+    """check_body, raising 400 for a body of the wrong shape and 422 for wrong values."""
+    values, found = check_body(name, data, body=body)
+    found.raise_if_any(_body_model_name(name, body))
+    return values
