@@ -47,9 +47,11 @@ def clean_list(data: dict, errors: Errors, *, event: dict, partial: bool = False
         values["audience"] = audience
     if not partial or "categories" in data:
         categories = data.get("categories", [])
-        if not isinstance(categories, list) or any(c not in CATEGORIES for c in categories):
+        # Each item is checked to be a string before the set lookup: [{}] or [["x"]] are not hashable.
+        if not isinstance(categories, list) or not all(isinstance(c, str) and c in CATEGORIES for c in categories):
             errors.add("categories", f"must be a list of: {', '.join(CATEGORIES)}")
-        values["categories"] = json.dumps(sorted(set(categories)) if isinstance(categories, list) else [])
+            categories = []
+        values["categories"] = json.dumps(sorted(set(categories)))
     audience = values.get("audience") or (current or {}).get("audience")
     chosen = values.get("categories") or (current or {}).get("categories") or "[]"
     if audience == "categories" and chosen == "[]" and "categories" not in errors.messages:

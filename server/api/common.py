@@ -7,9 +7,9 @@ from collections.abc import Callable
 from flask import request
 from flask_restx import Model, Namespace, fields
 from jsonschema import Draft4Validator, ValidationError as JsonSchemaError
-from werkzeug.exceptions import BadRequest
 
 from server import programme
+from server.api.bodies import read_json_body
 from server.api.caching import cached_json
 from server.db_app import get_db
 from server.errors import BadParameter, InvalidInput
@@ -64,7 +64,7 @@ def event_json(slug: str, build: Callable[[object, dict], object]) -> object:
 
 def json_object() -> dict:
     """The request body as a JSON object, or a 400 naming `body`."""
-    body = request.get_json(silent=True)
+    body = read_json_body()
     if not isinstance(body, dict):
         raise InvalidInput(
             "send a JSON object with Content-Type: application/json", fields={"body": "must be a JSON object"}
@@ -78,15 +78,7 @@ def json_body(model: Model) -> dict:
     Called inside the resource, after authentication, so an anonymous caller learns
     nothing about the input schema.
     """
-    if not request.is_json:
-        raise InvalidInput(
-            "send the body as JSON with Content-Type: application/json",
-            fields={"body": "must be a JSON object"},
-        )
-    try:
-        body = request.get_json()
-    except BadRequest:
-        raise InvalidInput("the body is not valid JSON", fields={"body": "is not valid JSON"}) from None
+    body = read_json_body()
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object", fields={"body": "must be a JSON object"})
     problems = {}

@@ -10,6 +10,7 @@ from server.api.caching import cached_json
 from server.api.common import error_model, event_json
 from server.api.items import namespaces as item_namespaces
 from server.api.sessions import session
+from server.bounds import whole_number
 from server.db_app import get_db
 from server.errors import BadParameter
 
@@ -145,10 +146,10 @@ class Changes(Resource):
     @ns.response(410, "since is ahead of the server or older than the change log: fetch the programme", error)
     def get(self, event):
         """Changes since a version: the current state of each changed item, and deleted ids."""
-        since = request.args.get("since", "").strip()
-        if not (since.isascii() and since.isdigit()):
+        since = whole_number(request.args.get("since", ""))
+        if since is None:
             raise BadParameter(
                 "since must be a version number such as 0 or 12",
                 fields={"since": "must be a whole number ≥ 0"},
             )
-        return event_json(event, lambda db, row: programme.changes_since(db, row, int(since)))
+        return event_json(event, lambda db, row: programme.changes_since(db, row, since))
