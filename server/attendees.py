@@ -303,7 +303,6 @@ class ImportResult:
     unchanged: int = 0
     tokens: list[tuple[str, str]] = field(default_factory=list)  # (email, token) of new attendees
 
-
     def document(self) -> dict:
         """The counts and the new tokens, as the HTTP import answers them."""
         return {
@@ -325,7 +324,7 @@ def parse_csv(text: str) -> list[tuple[int, dict]]:
     try:
         return _parse_rows(reader)
     except csv.Error as problem:
-        line = max(reader.line_num, 1)
+        line = max(reader.reader.line_num, 1)  # DictReader.line_num lags: set after a row is read
         reason = str(problem)
         if "field limit" in reason:
             reason = f"a field is longer than {csv.field_size_limit()} characters"

@@ -27,6 +27,7 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0 (tab and newline too), DEL a
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
+
 def _local(stamp: str, zone: ZoneInfo) -> str:
     return clock.parse_stamp(stamp).astimezone(zone).isoformat()
 

@@ -12,7 +12,7 @@ import json
 import re
 
 from flask import request
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from server.errors import InvalidInput
 
@@ -26,7 +26,7 @@ def read_json_body() -> object:
     """The request's body as a JSON value, or InvalidInput (400) naming `body` or the field path."""
     if not request.is_json:
         raise InvalidInput("send the body as JSON with Content-Type: application/json", fields=_NOT_JSON)
-    raw = request.get_data(cache=True)  # past the request's limit: 413, before any parsing
+    raw = read_body()
     try:
         text = raw.decode("utf-8-sig")  # strict: bytes that spell a surrogate are refused here
         value = json.loads(text)
@@ -40,6 +40,21 @@ def read_json_body() -> object:
     if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH or _SURROGATE_ESCAPE.search(raw):
         _check(value, "", 1)
     return value
+
+
+def read_body() -> bytes:
+    """The body's bytes, or 413 past the request's limit (a Content-Length past it is refused
+    unread; a chunked body is read up to the limit and refused if there is more).
+
+    Werkzeug stops reading a chunked body at max_content_length without an error, so a longer
+    body would arrive cut short: a CSV import would then quietly take the rows that fit.
+    """
+    raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    chunked = request.content_length is None
+    if chunked and limit is not None and len(raw) >= limit and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
+    return raw
 
 
 def _too_deep() -> InvalidInput:
@@ -82,6 +97,6 @@ def read_csv_body() -> str:
     if request.mimetype != "text/csv":
         raise UnsupportedMediaType("send the CSV with Content-Type: text/csv")
     try:
-        return request.get_data(cache=False).decode("utf-8-sig")  # past the route's limit: 413
+        return read_body().decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput("the body is not UTF-8 text", fields={"body": "save the CSV as UTF-8"}) from None
