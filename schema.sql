@@ -262,7 +262,22 @@ CREATE TABLE IF NOT EXISTS scans (
     scanned_at    TEXT NOT NULL,          -- door time, UTC
     received_at   TEXT NOT NULL,          -- server time, UTC
     response      TEXT NOT NULL,          -- the JSON answer, repeated for a repeated scan_id
+    -- SHA-256 of the request as sent (source, payload, list, type, door time, desk attendee):
+    -- the answer is repeated only for the same request; NULL in rows older than migration 3.
+    request_hash  TEXT,
     UNIQUE (event_id, device_id, scan_id)
+);
+-- A scan_id sent again by its device with different content: refused (409 scan_id_reused)
+-- and kept here for the audit; the scan it named keeps its verdict. Hash, never the text.
+CREATE TABLE IF NOT EXISTS scan_id_reuses (
+    pk            INTEGER PRIMARY KEY,
+    scan_pk       INTEGER NOT NULL REFERENCES scans(pk) ON DELETE CASCADE,  -- the first use
+    source        TEXT NOT NULL CHECK (source IN ('online', 'offline', 'desk')),
+    payload_hash  TEXT NOT NULL DEFAULT '',
+    list_ref      TEXT NOT NULL,          -- the list as sent
+    type          TEXT NOT NULL,
+    scanned_at    TEXT,                   -- door time as sent, if any
+    received_at   TEXT NOT NULL           -- server time, UTC
 );
 -- A person's accepted scans on a list, in door-time order: all a verdict reads. Partial, so
 -- refused attempts cost no index entry.

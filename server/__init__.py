@@ -25,6 +25,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         CALENDAR_REFRESH_SECONDS=int(os.environ.get("EVENTDESK_CALENDAR_REFRESH", "3600")),
         TRUSTED_PROXIES=int(os.environ.get("EVENTDESK_TRUSTED_PROXIES", "1")),
         RESPONSE_CACHE_SIZE=256,
+        # Bodies past this answer 413; routes that need more say so (server/api/limits.py).
+        MAX_CONTENT_LENGTH=int(os.environ.get("EVENTDESK_MAX_BODY", str(256 * 1024))),
         DB_KEEP_OPEN=True,
         SECRET_KEY=os.environ.get("EVENTDESK_SECRET_KEY"),
         RESTX_VALIDATE=False,  # bodies are checked by api.common.json_body, after authentication

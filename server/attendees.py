@@ -279,10 +279,37 @@ class ImportResult:
     unchanged: int = 0
     tokens: list[tuple[str, str]] = field(default_factory=list)  # (email, token) of new attendees
 
+    def document(self) -> dict:
+        """The counts and the new tokens, as the HTTP import answers them."""
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "tokens": [{"email": email, "token": token} for email, token in self.tokens],
+        }
+
 
 def parse_csv(text: str) -> list[tuple[int, dict]]:
-    """Rows with the file line they start on; every bad row reported by line and field."""
+    """Rows with the file line they start on; every bad row reported by line and field.
+
+    Each field is bounded twice: by the csv module's field limit (131,072 characters, past
+    which it raises rather than reads on) and by clean_attendee's lengths (name and
+    organisation 300, email 320); both are reported by line, never as a traceback.
+    """
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _parse_rows(reader)
+    except csv.Error as problem:
+        line = max(reader.reader.line_num, 1)  # DictReader.line_num lags: set after a row is read
+        reason = str(problem)
+        if "field limit" in reason:
+            reason = f"a field is longer than {csv.field_size_limit()} characters"
+        raise ValidationError(
+            f"line {line} cannot be read as CSV ({reason}); nothing imported", fields={f"line {line}": reason}
+        ) from None
+
+
+def _parse_rows(reader: csv.DictReader) -> list[tuple[int, dict]]:
     header = [name.strip().lower() for name in (reader.fieldnames or [])]
     missing = [name for name in ("name", "email", "category") if name not in header]
     if missing:

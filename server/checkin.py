@@ -2,7 +2,9 @@
 
 Online scans, offline batches and desk check-ins all go through `_judge`, inside
 BEGIN IMMEDIATE, so two doors scanning one ticket at once get exactly one `ok`. Every attempt
-is stored (the audit log); a repeated (device, scan_id) gets the stored answer again.
+is stored (the audit log); a repeated (device, scan_id) gets the stored answer again, but only
+for the same request: a scan_id means one scan, so another payload, list, type or door time
+under a used scan_id is refused (409 scan_id_reused) and kept in `scan_id_reuses`.
 Offline scans are judged by their door time: the earliest entry wins, later ones are kept
 and flagged as conflicts.
 """
@@ -22,7 +24,7 @@ import sqlite_utils
 from server import clock, contract, db as database, ticketcode, tickets
 from server.attendance import ACCEPTED_SCANS, last_accepted
 from server.checkin_lists import admits, resolve_list
-from server.errors import BadParameter, NotFound
+from server.errors import BadParameter, NotFound, ScanIdReused
 from server.programme import get_event
 from server.ticketcode import MESSAGES
 
@@ -37,6 +39,11 @@ HTTP_STATUS = {
     "not_on_list": 404,
 }
 CLOCK_SKEW = timedelta(minutes=2)
+# A ticket code is ~100 characters; a scanner may add whitespace. Longer text is malformed
+# without being parsed or verified, and never becomes a key of the verified-code cache, so
+# that cache holds at most _CODE_CACHE_SIZE keys of at most this length (a few MB per worker).
+MAX_PAYLOAD = 512
+_CODE_CACHE_SIZE = 16384
 
 
 @dataclass
@@ -122,12 +129,39 @@ class Verdict(NamedTuple):
         return {"id": self.pk, **self.response}
 
 
-def _previous(db, scan: Scan, device_id: int | None, event_id: int) -> Verdict | None:
+def request_hash(scan: Scan, source: str, attendee_pk: int | None) -> str:
+    """What makes two requests under one scan_id the same scan: everything the device sent."""
+    sent = [source, scan.payload, scan.list_ref, scan.type, scan.scanned_at, attendee_pk]
+    return hashlib.sha256(json.dumps(sent).encode("ascii")).hexdigest()
+
+
+def _previous(db, scan: Scan, device_id: int | None, event_id: int, fingerprint: str,
+              *, source: str, now: datetime) -> Verdict | ScanIdReused | None:  # fmt: skip
+    """The stored answer to this very request; a used scan_id with other content is refused
+    (and recorded: the attempt is part of the audit, though not a scan)."""
     row = db.conn.execute(
-        "SELECT pk, response FROM scans WHERE event_id = ? AND device_id IS ? AND scan_id = ?",
+        "SELECT pk, response, request_hash FROM scans WHERE event_id = ? AND device_id IS ? AND scan_id = ?",
         (event_id, device_id, scan.scan_id),
     ).fetchone()
-    return Verdict.of(row[0], row[1]) if row else None
+    if row is None:
+        return None
+    if row[2] is None or row[2] == fingerprint:  # None: stored before migration 3, replayed as then
+        return Verdict.of(row[0], row[1])
+    db.conn.execute(
+        "INSERT INTO scan_id_reuses (scan_pk, source, payload_hash, list_ref, type, scanned_at, received_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (row[0], source, _payload_hash(scan), scan.list_ref, scan.type, scan.scanned_at, clock.utc_stamp(now)),
+    )
+    return ScanIdReused(
+        f"scan_id {scan.scan_id!r} was used by this device for another scan (id {row[0]}); "
+        "make a new scan_id for every scan",
+        fields={"scan_id": "already used for a different scan"},
+        scan=row[0],
+    )
+
+
+def _payload_hash(scan: Scan) -> str:
+    return hashlib.sha256(scan.payload.encode("utf-8")).hexdigest() if scan.payload else ""
 
 
 def _holder(db, event_id: int, list_pk: int, checked: tuple[str, str | None],
@@ -197,9 +231,14 @@ def _entry_verdict(db, list_row: dict, attendee_pk: int, stamp: str) -> tuple[st
 
 def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, now: datetime,
            checked: tuple[str, str | None] = ("malformed", None),
-           attendee_pk: int | None = None) -> Verdict:  # fmt: skip
-    """Decide and record one attempt (inside the caller's write transaction)."""
-    previous = _previous(db, scan, device_id, event["id"])
+           attendee_pk: int | None = None) -> Verdict | ScanIdReused:  # fmt: skip
+    """Decide and record one attempt (inside the caller's write transaction).
+
+    A reused scan_id is answered with the ScanIdReused to raise once the transaction (which
+    recorded it) has committed.
+    """
+    fingerprint = request_hash(scan, source, attendee_pk)
+    previous = _previous(db, scan, device_id, event["id"], fingerprint, source=source, now=now)
     if previous is not None:
         return previous
     try:
@@ -248,11 +287,12 @@ def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, n
     stored = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
     cursor = db.conn.execute(
         "INSERT INTO scans (event_id, device_id, scan_id, list_pk, type, source, payload_hash, serial, attendee_pk, "
-        "result, conflict, scanned_at, received_at, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "result, conflict, scanned_at, received_at, response, request_hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             event["id"], device_id, scan.scan_id, list_row["pk"] if list_row else None, scan.type, source,
-            hashlib.sha256(scan.payload.encode("utf-8")).hexdigest() if scan.payload else "",
-            serial, attendee_pk, result, int(conflict), stamp, stamp if moment is now else clock.utc_stamp(now), stored,
+            _payload_hash(scan), serial, attendee_pk, result, int(conflict), stamp,
+            stamp if moment is now else clock.utc_stamp(now), stored, fingerprint,
         ),
     )  # fmt: skip
     if superseded:
@@ -262,10 +302,12 @@ def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, n
 
 def check_code(event: dict, payload: str, keys: tuple[bytes, ...]) -> tuple[str, str | None]:
     """(result so far, serial) from the scanned text alone: no database, so it runs before the write lock."""
+    if len(payload) > MAX_PAYLOAD:
+        return "malformed", None
     return _check_code(event["slug"], payload.strip().upper(), keys)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=_CODE_CACHE_SIZE)
 def _check_code(slug: str, payload: str, keys: tuple[bytes, ...]) -> tuple[str, str | None]:
     """Cached per worker: the same code is shown again at exits and re-entries, and an Ed25519
     verify is the largest single cost of a redeem (~13% under load). The answer depends only on
@@ -290,11 +332,20 @@ def redeem(db: sqlite_utils.Database, slug: str, scan: Scan, *, device_id: int |
     event, keys = tickets.event_with_keys(db, slug)
     checked = check_code(event, scan.payload, keys)
     with database.write(db):
-        return _judge(db, event, scan, device_id=device_id, source="online", now=clock.now(), checked=checked)
+        verdict = _judge(db, event, scan, device_id=device_id, source="online", now=clock.now(), checked=checked)
+    if isinstance(verdict, ScanIdReused):
+        raise verdict
+    return verdict
 
 
 def redeem_batch(db: sqlite_utils.Database, slug: str, scans: list[Scan], *, device_id: int | None) -> list[dict]:
-    """Offline scans uploaded later, judged in door-time order; retrying the batch changes nothing."""
+    """Offline scans uploaded later, judged in door-time order; retrying the batch changes nothing.
+
+    A scan whose scan_id this device already used for another scan is answered, in its place,
+    with the scan_id_reused error (its fields naming scans[i].scan_id) and recorded; the other
+    scans are judged and stored as usual. A door must never lose scans, so one bad scan_id
+    (a device bug) does not hold back the rest of the batch.
+    """
     event, keys = tickets.event_with_keys(db, slug)
     checked = [check_code(event, scan.payload, keys) for scan in scans]
     with database.write(db):
@@ -307,10 +358,19 @@ def redeem_batch(db: sqlite_utils.Database, slug: str, scans: list[Scan], *, dev
         order = sorted(range(len(scans)), key=door_order)
         answers: dict[int, dict] = {}
         for index in order:
-            answers[index] = _judge(
+            verdict = _judge(
                 db, event, scans[index], device_id=device_id, source="offline", now=now, checked=checked[index]
-            ).answer
+            )
+            answers[index] = _batch_answer(verdict, index, scans[index])
     return [answers[index] for index in range(len(scans))]
+
+
+def _batch_answer(verdict: Verdict | ScanIdReused, index: int, scan: Scan) -> dict:
+    if isinstance(verdict, Verdict):
+        return verdict.answer
+    problem = verdict.to_dict()
+    problem["fields"] = {f"scans[{index}].{name}": text for name, text in problem["fields"].items()}
+    return {"scan_id": scan.scan_id, **problem}
 
 
 def desk_checkin(
@@ -327,6 +387,8 @@ def desk_checkin(
             raise NotFound(f"no attendee {attendee_id!r} in event {slug!r}", fields={"attendee": "unknown id"})
         scan = Scan(scan_id, list_ref, "", scan_type)
         verdict = _judge(db, event, scan, device_id=device_id, source="desk", now=clock.now(), attendee_pk=row[0])
+    if isinstance(verdict, ScanIdReused):
+        raise verdict
     return verdict.answer, verdict.status
 
 

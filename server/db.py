@@ -44,15 +44,18 @@ def schema_sql() -> str:
 def init_db(db: sqlite_utils.Database) -> int:
     """Create or upgrade the schema; safe to run on every start. Returns the schema version."""
     db.conn.execute("PRAGMA journal_mode = WAL")
+    fresh = db.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'").fetchone() is None
     db.conn.executescript(schema_sql())
     with write(db):
         applied = {row[0] for row in db.conn.execute("SELECT version FROM schema_migrations")}
-        if 1 not in applied:
-            db.conn.execute(
-                "INSERT INTO schema_migrations (version, applied_at) VALUES (1, ?)",
-                (clock.utc_stamp(),),
-            )
-            applied.add(1)
+        # schema.sql is the current schema: a database it just made needs none of the migrations.
+        for version in [1] + ([v for v, _ in migrations.MIGRATIONS] if fresh else []):
+            if version not in applied:
+                db.conn.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    (version, clock.utc_stamp()),
+                )
+                applied.add(version)
         for version, statements in migrations.MIGRATIONS:
             if version not in applied:
                 for statement in statements:

@@ -16,6 +16,7 @@ import sqlite_utils
 
 from server import clock, db as database, tickets
 from server.attendance import inside_now, inside_since
+from server.bounds import whole_number
 from server.checkin_lists import list_lists, lists_by_attendee
 from server.errors import BadParameter
 from server.programme import get_event
@@ -27,7 +28,7 @@ _THESE = " AND {} IN (SELECT value FROM json_each(?))"  # a JSON list of attende
 def _parse_cursor(text: str) -> tuple[int, int]:
     """(last scan seen, last roster change seen)."""
     match = _CURSOR.match(text.strip())
-    if not match:
+    if not match or whole_number(match[1]) is None or whole_number(match[2]) is None:
         raise BadParameter("since must be a cursor from an earlier bundle", fields={"since": "not a bundle cursor"})
     return int(match[1]), int(match[2])
 

@@ -60,6 +60,12 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class ScanIdReused(Conflict):
+    """A device sent a scan_id it already used, with a different request."""
+
+    code = "scan_id_reused"
+
+
 class Gone(DomainError):
     status = 410
     code = "gone"

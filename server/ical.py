@@ -8,6 +8,7 @@ a VTIMEZONE holding the zone's real transitions, never floating times or fixed o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -18,6 +19,11 @@ from server import __version__, clock
 PRODID = f"-//Eventdesk//Eventdesk {__version__}//EN"
 MEDIA_TYPE = "text/calendar; charset=utf-8"
 STATUSES = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
+
+# Control characters (C0 but tab and newline, DEL, C1) and the Unicode line/paragraph separators:
+# a content line cannot hold them, and a stored title with CR LF would fail every feed it is in.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_LINE_BREAK = re.compile("\r\n|[\r\n]")
 
 # How far from icalendar's guess to look for a zone's real transition (a DST shift is ≤ 2 h).
 _ONSET_WINDOW = timedelta(hours=6)
@@ -65,8 +71,8 @@ def render_calendar(
     calendar.add("VERSION", "2.0")
     calendar.add("CALSCALE", "GREGORIAN")
     calendar.add("METHOD", "PUBLISH")
-    calendar.add("NAME", name)
-    calendar.add("X-WR-CALNAME", name)
+    calendar.add("NAME", one_line(name))
+    calendar.add("X-WR-CALNAME", one_line(name))
     calendar.add("X-WR-TIMEZONE", event["timezone"])
     refresh = timedelta(seconds=refresh_seconds)
     calendar.add("REFRESH-INTERVAL", refresh, parameters={"VALUE": "DURATION"})
@@ -151,6 +157,16 @@ def _extra_entry(extra: dict) -> dict:
     }
 
 
+def one_line(text: str) -> str:
+    """Text for a one-line property (summary, location, name, URL): every control character a space."""
+    return _CONTROL.sub(" ", _LINE_BREAK.sub(" ", text.replace("\t", " ")))
+
+
+def multi_line(text: str) -> str:
+    """Text for DESCRIPTION: line breaks kept as newlines (icalendar escapes them), other controls a space."""
+    return _CONTROL.sub(" ", _LINE_BREAK.sub("\n", text))
+
+
 def _joined(*parts: str) -> str:
     return ", ".join(part for part in parts if part)
 
@@ -179,12 +195,12 @@ def _vevent(entry: dict, zone: ZoneInfo):
     vevent.add("SEQUENCE", entry["sequence"])
     vevent.add("DTSTART", entry["start"].astimezone(zone))
     vevent.add("DTEND", entry["end"].astimezone(zone))
-    vevent.add("SUMMARY", entry["summary"])
-    for prop in ("location", "description", "url"):
+    vevent.add("SUMMARY", one_line(entry["summary"]))
+    for prop, clean in (("location", one_line), ("description", multi_line), ("url", one_line)):
         if entry[prop]:
-            vevent.add(prop.upper(), entry[prop])
+            vevent.add(prop.upper(), clean(entry[prop]))
     if entry["categories"]:
-        vevent.add("CATEGORIES", entry["categories"])
+        vevent.add("CATEGORIES", [one_line(category) for category in entry["categories"]])
     vevent.add("STATUS", status)
     return vevent
 

@@ -7,6 +7,7 @@ here are the API's contract, declared in server/declarations/.
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -14,10 +15,12 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from server import clock, contract
+from server.bounds import whole_number
 from server.errors import BadParameter, Gone, NotFound
 from server.validation import SESSION_TYPES
 
 FILTERS = ("day", "track", "room", "type", "speaker", "q")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0 (tab and newline too), DEL and C1
 
 
 @lru_cache(maxsize=64)
@@ -189,6 +192,8 @@ def parse_session_filters(db: sqlite_utils.Database, event: dict, args: dict) ->
         value = args.get(name)
         if value is None or value.strip() == "":
             continue
+        if _CONTROL.search(value):  # a filter is one line of text; a newline here once broke the .ics feed
+            raise BadParameter(f"{name} holds a control character", fields={name: "must not hold control characters"})
         filters[name] = value.strip()
     if "day" in filters:
         filters["day"] = resolve_day(db, event, filters["day"])
@@ -220,8 +225,8 @@ def resolve_day(db: sqlite_utils.Database, event: dict, value: str) -> str:
     days = {row["date"]: row["number"] for row in _days(db, event)}
     if value.isascii() and value.isdigit():
         by_number = {number: day for day, number in days.items()}
-        if int(value) in by_number:
-            return by_number[int(value)]
+        if whole_number(value) in by_number:
+            return by_number[whole_number(value)]
         raise NotFound(
             f"event {event['slug']!r} has no day {value}",
             fields={"day": f"must be 1 to {len(days)} or a date"},

@@ -5,11 +5,12 @@ from __future__ import annotations
 from html import escape
 
 from flask import Flask, Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from server import __version__
+from server.bounds import storable
 from server.db_app import get_db
-from server.errors import DomainError
+from server.errors import DomainError, NotFound
 from server.programme import list_events
 
 
@@ -17,6 +18,10 @@ def error_body(exc: BaseException) -> tuple[dict, int, dict]:
     """The one error shape: {"error", "message", "fields"?}, from any exception."""
     if isinstance(exc, DomainError):
         return exc.to_dict(), exc.status, {}
+    if isinstance(exc, RequestEntityTooLarge):
+        limit = request.max_content_length
+        message = f"the body is larger than this route takes ({limit} bytes at most)"
+        return {"error": "payload_too_large", "message": message, "limit": limit}, 413, {}
     if isinstance(exc, HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
         body = {"error": code, "message": exc.description or exc.name}
@@ -75,8 +80,17 @@ or the <a href="/api/v1/swagger.json">OpenAPI spec</a>.</p>
     return Response(html, mimetype="text/html")
 
 
+def _refuse_unstorable_ids(endpoint: str | None, values: dict | None) -> None:
+    """An `<int:...>` path segment SQLite cannot store names nothing: 404 naming it, not an
+    OverflowError in the query (a 500)."""
+    for name, value in (values or {}).items():
+        if isinstance(value, int) and not storable(value):
+            raise NotFound(f"no {name} {value}", fields={name: "no such number (at most 2^63-1)"})
+
+
 def init_app(app: Flask) -> None:
     app.add_url_rule("/", "front_page", _front_page)
+    app.url_value_preprocessor(_refuse_unstorable_ids)
     app.register_error_handler(HTTPException, error_response)
     app.register_error_handler(DomainError, error_response)
     app.register_error_handler(Exception, error_response)

@@ -842,3 +842,131 @@ def test_import_attendees_into_unknown_event_fails(app, tmp_path):
     assert result.exit_code == 1
     assert result.output == "error: no event 'nope2099'\n"
     assert snapshot(app.config["DATABASE"]) == before
+
+
+def test_import_attendees_with_a_field_past_the_csv_limit_names_its_line(app, tmp_path):
+    text = GOOD_CSV + f"Dario Esposito,dario@press.example,{'x' * 200_000},IT,press\n"  # line 5
+    before = snapshot(app.config["DATABASE"])
+
+    result = run_import(app, write_csv(tmp_path, text))
+
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "error: line 5 cannot be read as CSV (a field is longer than 131072 characters); nothing imported",
+        "  line 5: a field is longer than 131072 characters",
+    ]
+    assert "Traceback" not in result.output
+    assert snapshot(app.config["DATABASE"]) == before
+
+
+def test_import_attendees_with_a_name_past_its_bound_names_line_and_field(app, tmp_path):
+    text = HEADER + f"{'A' * 301},anna@example.org,,,press\n"
+    before = snapshot(app.config["DATABASE"])
+
+    result = run_import(app, write_csv(tmp_path, text))
+
+    assert result.exit_code == 1
+    assert "  line 2: name: must be at most 300 characters" in result.output.splitlines()
+    assert snapshot(app.config["DATABASE"]) == before
+
+
+# --- CSV import over HTTP -----------------------------------------------------------------
+
+
+def post_csv(client, headers: dict, text: str | bytes, query: str = "", content_type: str = "text/csv"):
+    data = text.encode() if isinstance(text, str) else text
+    return client.post(f"{ATTENDEES}/import{query}", data=data, content_type=content_type, headers=headers)
+
+
+def test_http_import_creates_each_row_and_answers_the_counts(client, db, admin):
+    response = post_csv(client, admin, GOOD_CSV)
+
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {"created": 3, "updated": 0, "unchanged": 0, "tokens": []}
+    assert response.headers["Cache-Control"] == "no-store"
+    assert stored_rows(db) == GOOD_ROWS
+    assert db.conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0] == 3
+
+
+def test_http_import_twice_changes_nothing(app, client, admin):
+    post_csv(client, admin, GOOD_CSV)
+    before = snapshot(app.config["DATABASE"])
+
+    response = post_csv(client, admin, GOOD_CSV)
+
+    assert response.get_json() == {"created": 0, "updated": 0, "unchanged": 3, "tokens": []}
+    assert snapshot(app.config["DATABASE"]) == before
+
+
+def test_http_import_with_tokens_answers_each_new_token_once_and_uncached(client, db, admin):
+    response = post_csv(client, admin, GOOD_CSV, "?tokens=true")
+
+    body = response.get_json()
+    assert response.headers["Cache-Control"] == "no-store"
+    assert [item["email"] for item in body["tokens"]] == [row[1] for row in GOOD_ROWS]
+    for item in body["tokens"]:
+        me = client.get("/api/v1/me", headers=bearer(item["token"]))
+        assert (me.status_code, me.get_json()["email"]) == (200, item["email"])
+
+
+def test_http_import_with_bad_rows_names_each_by_line_and_imports_nothing(app, client, admin):
+    text = HEADER + "Anna Berg,anna.berg@cluster.example,,BE,cluster-manager\nBram,bram-at-agency,,NL,astronaut\n"
+    before = snapshot(app.config["DATABASE"])
+
+    response = post_csv(client, admin, text)
+
+    body = assert_error(response, 422, "validation_failed")
+    assert body["fields"] == {
+        "line 3: email": "is not an email address",
+        "line 3: category": body["fields"]["line 3: category"],
+    }
+    assert snapshot(app.config["DATABASE"]) == before
+
+
+def test_http_import_with_a_field_past_the_csv_limit_is_unprocessable(app, client, admin):
+    before = snapshot(app.config["DATABASE"])
+
+    response = post_csv(client, admin, GOOD_CSV + f"Dario,dario@press.example,{'x' * 200_000},IT,press\n")
+
+    body = assert_error(response, 422, "validation_failed")
+    assert body["fields"] == {"line 5": "a field is longer than 131072 characters"}
+    assert snapshot(app.config["DATABASE"]) == before
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        (GOOD_CSV.encode(), "application/json", 415, "unsupported_media_type"),
+        (GOOD_CSV.encode("utf-16"), "text/csv", 400, "invalid_input"),
+    ],
+)
+def test_http_import_of_something_else_than_utf8_csv_is_refused(app, client, admin, body, content_type, status, code):
+    before = snapshot(app.config["DATABASE"])
+
+    response = post_csv(client, admin, body, content_type=content_type)
+
+    assert_error(response, status, code)
+    assert snapshot(app.config["DATABASE"]) == before
+
+
+def test_http_import_takes_more_than_the_default_body_limit_up_to_16_mib(app, client, admin):
+    rows = "".join(f"Person {n},person{n}@example.org,{'o' * 250},,press\n" for n in range(2000))  # ~560 KB
+    too_big = HEADER + "x" * (16 * 1024 * 1024)
+    before = snapshot(app.config["DATABASE"])
+
+    refused = post_csv(client, admin, too_big)
+    taken = post_csv(client, admin, HEADER + rows)
+
+    assert assert_error(refused, 413, "payload_too_large")["limit"] == 16 * 1024 * 1024
+    assert taken.get_json()["created"] == 2000
+    assert before["attendees"] == []
+
+
+def test_http_import_needs_an_admin(app, client, db):
+    door = bearer(auth.create_token(db, "door", event_slug=EVENT, label="Door A"))
+    before = snapshot(app.config["DATABASE"])
+
+    responses = [post_csv(client, {}, GOOD_CSV), post_csv(client, door, GOOD_CSV)]
+
+    assert [response.status_code for response in responses] == [401, 403]
+    assert snapshot(app.config["DATABASE"]) == before

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import pytest
 
-from server import attendees, auth, checkin, db as database, tickets
+from server import attendees, auth, checkin, db as database, migrations, tickets
 from server.programme import get_event
 from tests.conftest import (
     API,
@@ -471,7 +471,7 @@ def test_an_older_database_gets_the_accepted_scans_index_on_start(tmp_path):
     version = database.init_db(upgraded)
 
     indexes = {row[0] for row in upgraded.conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'scans'")}
-    assert version == 2
+    assert version == migrations.MIGRATIONS[-1][0]
     assert "scans_accepted" in indexes and not indexes & {"scans_by_attendee", "scans_by_time"}
 
 
@@ -503,6 +503,116 @@ def test_same_scan_id_from_another_device_is_a_new_scan(client, db, door_a, door
         ("Door A", "s-1", "ok"),
         ("Door B", "s-1", "already_checked_in"),
     ]
+
+
+def reuses(db) -> list[tuple]:
+    """The refused reuses of a scan_id: (first use's scan_id, source, list as sent, type, door time as sent)."""
+    return [
+        tuple(row)
+        for row in db.conn.execute(
+            "SELECT s.scan_id, r.source, r.list_ref, r.type, r.scanned_at FROM scan_id_reuses r "
+            "JOIN scans s ON s.pk = r.scan_pk ORDER BY r.pk"
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"payload": "bram"},
+        {"scan_list": "day2-entrance"},
+        {"type": "exit"},
+        {"scanned_at": "2014-10-20T08:59:00+02:00"},
+    ],
+    ids=["payload", "list", "type", "door-time"],
+)
+def test_same_scan_id_with_other_content_is_refused_and_audited(client, db, door_a, anna, bram, change):
+    first = scan(client, door_a, anna.payload, "s-1")
+    rows = scan_rows(db)
+    sent = {"payload": anna.payload, "scan_list": "day1-entrance", **change}
+    if sent["payload"] == "bram":
+        sent["payload"] = bram.payload
+
+    response = scan(client, door_a, sent.pop("payload"), "s-1", sent.pop("scan_list"), **sent)
+
+    body = assert_error(response, 409, "scan_id_reused", field="scan_id")
+    assert body["fields"] == {"scan_id": "already used for a different scan"}
+    assert body["scan"] == first.get_json()["id"]
+    assert scan_rows(db) == rows
+    assert reuses(db) == [
+        (
+            "s-1",
+            "online",
+            change.get("scan_list", "day1-entrance"),
+            change.get("type", "entry"),
+            change.get("scanned_at"),
+        )
+    ]
+
+
+def test_same_scan_id_with_other_content_does_not_replay_an_ok(client, db, door_a, anna, bram):
+    """The finding: a reused scan_id got the old `ok` for another ticket; Bram is not let in by Anna's scan."""
+    scan(client, door_a, anna.payload, "s-1")
+
+    response = scan(client, door_a, bram.payload, "s-1")
+
+    assert response.status_code == 409 and "result" not in response.get_json()
+    stats = client.get(f"{API}/checkins/stats", headers=door_a).get_json()["lists"][0]
+    assert stats["checked_in"] == 1
+
+
+def test_same_scan_id_at_the_desk_for_another_attendee_is_refused(client, db, admin, anna, bram):
+    body = {"attendee": anna.id, "list": "day1-entrance", "scan_id": "desk-1"}
+    first = client.post(f"{API}/checkins/desk", json=body, headers=admin)
+
+    again = client.post(f"{API}/checkins/desk", json=body, headers=admin)
+    other = client.post(f"{API}/checkins/desk", json={**body, "attendee": bram.id}, headers=admin)
+
+    assert (again.status_code, again.get_json()) == (201, first.get_json())
+    assert_error(other, 409, "scan_id_reused", field="scan_id")
+    assert [row[2] for row in scan_rows(db)] == ["desk-1"]
+    assert reuses(db) == [("desk-1", "desk", "day1-entrance", "entry", None)]
+
+
+def test_offline_batch_answers_a_reused_scan_id_in_its_place_and_stores_the_rest(client, db, door_a, anna, bram):
+    """A door must never lose scans: one reused scan_id does not hold back the rest of the batch."""
+    upload(client, door_a, offline(anna, "1", "08:05:00"))
+
+    response = upload(client, door_a, offline(bram, "1", "08:06:00"), offline(bram, "2", "08:07:00"))
+
+    assert response.status_code == 200
+    reused, stored = response.get_json()["results"]
+    assert reused == {
+        "scan_id": "1",
+        "error": "scan_id_reused",
+        "message": reused["message"],
+        "fields": {"scans[0].scan_id": "already used for a different scan"},
+        "scan": db.conn.execute("SELECT pk FROM scans WHERE scan_id = '1'").fetchone()[0],
+    }
+    assert (stored["scan_id"], stored["result"]) == ("2", "ok")
+    assert [(row[2], row[5], row[7]) for row in scan_rows(db)] == [("1", "ok", anna.serial), ("2", "ok", bram.serial)]
+    assert reuses(db) == [("1", "offline", "day1-entrance", "entry", f"{DAY1}T08:06:00+02:00")]
+
+
+def test_offline_batch_with_the_same_scan_at_another_door_time_is_a_reuse(client, db, door_a, anna):
+    upload(client, door_a, offline(anna, "1", "08:05:00"))
+
+    again = upload(client, door_a, offline(anna, "1", "08:05:00"))
+    moved = upload(client, door_a, offline(anna, "1", "08:45:00"))
+
+    assert again.get_json()["results"][0]["result"] == "ok"
+    assert moved.get_json()["results"][0]["error"] == "scan_id_reused"
+    assert len(scan_rows(db)) == 1
+
+
+def test_a_scan_stored_before_scan_ids_were_checked_is_replayed_as_before(client, db, door_a, anna, bram):
+    first = scan(client, door_a, anna.payload, "s-1")
+    db.conn.execute("UPDATE scans SET request_hash = NULL")  # as migration 3 leaves older rows
+
+    again = scan(client, door_a, bram.payload, "s-1")
+
+    assert (again.status_code, again.get_json()) == (201, first.get_json())
+    assert reuses(db) == []
 
 
 # --- the audit log ----------------------------------------------------------------------------

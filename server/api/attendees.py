@@ -6,8 +6,11 @@ from flask import request
 from flask_restx import Namespace, Resource
 
 from server import attendees
-from server.api.common import error_model, json_object, model
+from server.api.bodies import read_csv_body
+from server.api.common import error_model, flag, json_object, model
+from server.api.limits import CSV_IMPORT_LIMIT, body_limit
 from server.api.security import admin_required
+from server.bounds import whole_number
 from server.db_app import get_db
 from server.errors import BadParameter
 
@@ -20,16 +23,17 @@ attendee_page = model(ns, "AttendeePage")
 token_model = model(ns, "NewToken")
 attendee_input = model(ns, "AttendeeInput")
 attendee_patch = model(ns, "AttendeePatch")
+import_result = model(ns, "AttendeeImportResult")
 ADMIN = {401: ("No valid token", error), 403: ("Not an admin of this event", error)}
 
 
 def _page_args() -> tuple[str, int, int]:
     values = {}
     for name, default, top in (("page", 1, 1_000_000), ("per_page", 50, 500)):
-        raw = request.args.get(name, str(default)).strip()
-        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= top:
+        value = whole_number(request.args.get(name, str(default)))
+        if value is None or not 1 <= value <= top:
             raise BadParameter(f"{name} must be a whole number from 1 to {top}", fields={name: f"1 to {top}"})
-        values[name] = int(raw)
+        values[name] = value
     return request.args.get("q", ""), values["page"], values["per_page"]
 
 
@@ -57,6 +61,24 @@ class AttendeeList(Resource):
         """Register an attendee (admin); answers with their id and personal API token."""
         document, token = attendees.create_attendee(get_db(), event, json_object())
         return {**document, "token": token}, 201
+
+
+@ns.route("/import")
+@ns.param("event", "Event slug, e.g. ecc2014")
+@ns.doc(security="bearer", responses=ADMIN)
+class AttendeeImport(Resource):
+    @ns.doc(params={"tokens": "true: issue personal API tokens to new attendees and answer them, once"})
+    @ns.response(200, "Imported, all rows; never cached (it may carry tokens)", import_result)
+    @ns.response(400, "The body is not UTF-8", error)
+    @ns.response(413, f"The CSV is larger than {CSV_IMPORT_LIMIT // 2**20} MiB", error)
+    @ns.response(415, "The body is not sent as text/csv", error)
+    @ns.response(422, "Bad rows, each named by line and field; nothing was imported", error)
+    @admin_required
+    @body_limit(CSV_IMPORT_LIMIT)
+    def post(self, event):
+        """Import or update attendees from CSV (text/csv), all rows or none, as import-attendees does (admin)."""
+        result = attendees.import_attendees(get_db(), event, read_csv_body(), issue_tokens=flag("tokens"))
+        return result.document(), 200, {"Cache-Control": "no-store"}
 
 
 @ns.route("/<string:attendee_id>")

@@ -8,6 +8,7 @@ from flask_restx import Namespace, Resource
 from server import attendance, checkin, tickets
 from server.api.caching import Representation, conditional_response
 from server.api.common import error_model, json_body, json_object, model
+from server.api.limits import BATCH_BODY_LIMIT, body_limit
 from server.api.security import admin_required, door_required
 from server.db_app import get_db
 from server.door_bundle import door_bundle
@@ -52,7 +53,9 @@ class CheckinBatch(Resource):
     @ns.expect(batch_input)
     @ns.response(200, "Each scan's verdict; every genuine scan is stored, later entries flagged", batch_result)
     @ns.response(400, "A scan is missing a field (nothing was stored)", error)
+    @ns.response(413, f"The body is larger than {BATCH_BODY_LIMIT // 2**20} MiB: send fewer scans at a time", error)
     @door_required
+    @body_limit(BATCH_BODY_LIMIT)
     def post(self, event):
         """Upload scans made offline: judged by door time, earliest entry wins; retrying changes nothing."""
         scans = checkin.check_batch(json_object())

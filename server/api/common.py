@@ -7,9 +7,9 @@ from collections.abc import Callable
 from flask import request
 from flask_restx import Namespace
 from flask_restx.model import SchemaModel
-from werkzeug.exceptions import BadRequest
 
 from server import contract, programme
+from server.api.bodies import read_json_body
 from server.api.caching import cached_json
 from server.db_app import get_db
 from server.errors import BadParameter, InvalidInput
@@ -52,15 +52,7 @@ def event_json(slug: str, build: Callable[[object, dict], object]) -> object:
 
 def json_object() -> dict:
     """The request body as a JSON object, or a 400 naming `body`."""
-    if not request.is_json:
-        raise InvalidInput(
-            "send the body as JSON with Content-Type: application/json",
-            fields={"body": "must be a JSON object"},
-        )
-    try:
-        body = request.get_json()
-    except BadRequest:
-        raise InvalidInput("the body is not valid JSON", fields={"body": "is not valid JSON"}) from None
+    body = read_json_body()
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object", fields={"body": "must be a JSON object"})
     return body

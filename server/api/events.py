@@ -8,6 +8,7 @@ from flask_restx import Namespace, Resource
 from server import programme
 from server.api.caching import cached_json
 from server.api.common import error_model, event_json, model
+from server.bounds import SQLITE_INT_MAX, whole_number
 from server.db_app import get_db
 from server.errors import BadParameter
 
@@ -61,10 +62,12 @@ class Changes(Resource):
     @ns.response(410, "since is ahead of the server or older than the change log: fetch the programme", error)
     def get(self, event):
         """Changes since a version: the current state of each changed item, and deleted ids."""
-        since = request.args.get("since", "").strip()
-        if not (since.isascii() and since.isdigit()):
+        raw = request.args.get("since", "").strip()
+        if not (raw.isascii() and raw.isdigit()):
             raise BadParameter(
                 "since must be a version number such as 0 or 12",
                 fields={"since": "must be a whole number ≥ 0"},
             )
-        return event_json(event, lambda db, row: programme.changes_since(db, row, int(since)))
+        since = whole_number(raw)
+        since = SQLITE_INT_MAX if since is None else since  # more digits than any version: ahead, 410
+        return event_json(event, lambda db, row: programme.changes_since(db, row, since))
