@@ -100,6 +100,8 @@ def _response_schema(schema: dict) -> dict:
         "properties": {name: _without(spec, ("readOnly", "x-input", "default")) for name, spec in props.items()},
         "required": [name for name, spec in props.items() if not spec.get("x-optional")],
     }
+    if "required" in schema and schema.get("x-role") != "item":
+        result["required"] = schema["required"]  # an answer that says itself what it always has
     for key in ("description", "additionalProperties"):
         if key in schema:
             result[key] = schema[key]

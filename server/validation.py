@@ -37,11 +37,11 @@ class Errors:
 
     def take(self, found: contract.Problems) -> None:
         """Problems found by contract.check_body (already carrying this prefix)."""
-        for name, message in found.values.items():
-            self.messages.setdefault(name, message)
-        for name, message in found.shape.items():
+        for name, message in found.shape.items():  # a wrong type says more than the rule it also breaks
             self.messages.setdefault(name, message)
             self.shape.add(name)
+        for name, message in found.values.items():
+            self.messages.setdefault(name, message)
 
     def within(self, prefix: str) -> Errors:
         """The same collection, naming fields under `prefix` (an item of a file)."""

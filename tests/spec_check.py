@@ -7,6 +7,8 @@ promise fails the test that received it, so spec and behaviour cannot drift apar
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 from functools import cache
 
@@ -89,7 +91,11 @@ def check_response(app, method: str, path: str, response) -> None:
         raise SpecMismatch(f"{where} as {response.mimetype}, which the spec does not list ({produces})")
     if "schema" in answer and response.mimetype == "application/json":
         schema = {**_validation_form(answer["schema"]), "definitions": _definitions()}
-        errors = sorted(Draft4Validator(schema).iter_errors(response.get_json()), key=lambda e: list(e.absolute_path))
+        data = response.get_data()
+        if response.headers.get("Content-Encoding") == "gzip":
+            data = gzip.decompress(data)
+        body = json.loads(data)
+        errors = sorted(Draft4Validator(schema).iter_errors(body), key=lambda e: list(e.absolute_path))
         if errors:
             details = "; ".join(
                 f"{'/'.join(map(str, e.absolute_path)) or 'body'}: {e.message[:200]}" for e in errors[:5]

@@ -115,7 +115,7 @@ def test_a_new_field_is_checked_from_its_declaration_alone(room_with_floor):
     [
         ("name", "Annex\x1b[32m", "must not contain a control character (U+001B)"),
         ("name", "Annex\x00", "must not contain a control character (U+0000)"),
-        ("name", "Annex\u0085", "must not contain a control character (U+0085)"),
+        ("name", "An\u0085nex", "must not contain a control character (U+0085)"),
         ("name", "Ann\nex", "must not contain a line break (U+000A)"),
         ("name", "\u200b \u200b", "must contain a visible character"),
         ("description", "two\nlines\tand a tab", None),
@@ -212,3 +212,27 @@ def test_spec_check_catches_an_undocumented_status(app, client):
 
     with pytest.raises(SpecMismatch, match="does not document"):
         check_response(app, "GET", f"{API}/rooms/plenary-hall", response)
+
+
+def test_spec_summaries_are_whole_sentences(spec):
+    """flask-restx cuts a summary at its first full stop: "e.g." must not cut one short."""
+    cut = [
+        op["summary"]
+        for item in spec["paths"].values()
+        for name, op in item.items()
+        if name != "parameters" and op["summary"].rstrip(".").endswith(("e.g", "i.e", "etc"))
+    ]
+
+    assert cut == []
+
+
+def test_spec_documents_json_errors_on_calendar_and_image_routes(spec):
+    binary = [
+        op
+        for item in spec["paths"].values()
+        for name, op in item.items()
+        if name != "parameters" and set(op.get("produces", [])) & {"text/calendar", "image/png"}
+    ]
+
+    assert len(binary) >= 5
+    assert all("application/json" in op["produces"] and "404" in op["responses"] for op in binary)

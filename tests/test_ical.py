@@ -413,7 +413,7 @@ def test_spec_documents_the_feeds(client):
     paths = client.get("/api/v1/swagger.json").get_json()["paths"]
 
     for path in ("/events/{event}/programme.ics", "/events/{event}/sessions/{session_id}.ics"):
-        assert paths[path]["get"]["produces"] == ["text/calendar"]
+        assert paths[path]["get"]["produces"] == ["text/calendar", "application/json"]  # errors are JSON
         assert {"200", "304", "404"} <= set(paths[path]["get"]["responses"])
 
 

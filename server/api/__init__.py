@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint
 from flask_restx import Api
 
-from server import __version__, contract
+from server import __version__
 from server.api import attendees, calendars, checkins, doors, events, items, me, sessions, tickets
 from server.api.security import AUTHORIZATIONS
+from server.api.spec import complete
 from server.web import error_response
 
 blueprint = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -20,28 +21,12 @@ class EventdeskApi(Api):
 
     @property
     def __schema__(self) -> dict:
-        """The spec, with every model a declared model names (flask-restx follows only its own fields)."""
+        """flask-restx's spec, completed once (server/api/spec.py)."""
         spec = super().__schema__
-        if not getattr(self, "_models_completed", False):
-            definitions, declared = spec.setdefault("definitions", {}), contract.model_schemas()
-            wanted = list(_refs(definitions))
-            while wanted:
-                name = wanted.pop()
-                if name not in definitions:
-                    definitions[name] = declared[name]
-                    wanted += _refs(declared[name])
-            self._models_completed = True
+        if not getattr(self, "_spec_completed", False):
+            complete(spec)
+            self._spec_completed = True
         return spec
-
-
-def _refs(schema: object) -> list[str]:
-    """The names of the definitions a schema refers to, at any depth."""
-    if isinstance(schema, dict):
-        found = [schema["$ref"].rsplit("/", 1)[-1]] if isinstance(schema.get("$ref"), str) else []
-        return found + [name for value in schema.values() for name in _refs(value)]
-    if isinstance(schema, list):
-        return [name for value in schema for name in _refs(value)]
-    return []
 
 
 api = EventdeskApi(

@@ -23,9 +23,10 @@ batch_input = model(ns, "ScanBatch")
 batch_result = model(ns, "ScanBatchResult")
 desk_input = model(ns, "DeskCheckin")
 scan_record = model(ns, "ScanRecord")
+outcome = model(ns, "ScanOutcome")
 DOOR = {401: ("No valid token", error), 403: ("Not a door device or admin of this event", error)}
 STATUS_DOC = "HTTP status follows `result`: 201 ok, 409 already_checked_in, 403 revoked, 404 unknown_ticket or "
-STATUS_DOC += "not_on_list, 400 invalid_signature, wrong_event or malformed; the body is always a ScanVerdict"
+STATUS_DOC += "not_on_list, 400 invalid_signature, wrong_event or malformed; a verdict that is no admission is a ScanOutcome"
 
 
 @ns.route("/checkins")
@@ -34,8 +35,10 @@ STATUS_DOC += "not_on_list, 400 invalid_signature, wrong_event or malformed; the
 class Checkins(Resource):
     @ns.expect(scan_input)
     @ns.response(201, "Admitted (result ok). " + STATUS_DOC, verdict)
-    @ns.response(409, "result already_checked_in, with first_entry", verdict)
-    @ns.response(404, "result unknown_ticket or not_on_list; or an unknown list (error not_found)", verdict)
+    @ns.response(400, "result invalid_signature, wrong_event or malformed; or a bad field (bad_parameter)", outcome)
+    @ns.response(403, "result revoked; or a token that may not scan here (forbidden)", outcome)
+    @ns.response(404, "result unknown_ticket or not_on_list; or an unknown list (not_found)", outcome)
+    @ns.response(409, "result already_checked_in, with first_entry; or a used scan_id (scan_id_reused)", outcome)
     @door_required
     def post(self, event):
         """Redeem one scan: verdict and record in one transaction (two doors: exactly one ok)."""
@@ -68,7 +71,10 @@ class CheckinBatch(Resource):
 class DeskCheckin(Resource):
     @ns.expect(desk_input)
     @ns.response(201, "Checked in by hand. " + STATUS_DOC, verdict)
-    @ns.response(404, "Unknown attendee or list", error)
+    @ns.response(400, "A bad field, or a verdict that is no admission", outcome)
+    @ns.response(403, "result revoked; or a token that may not do this", outcome)
+    @ns.response(404, "Unknown attendee or list, or result not_on_list", outcome)
+    @ns.response(409, "result already_checked_in; or a used scan_id (scan_id_reused)", outcome)
     @admin_required
     def post(self, event):
         """Check an attendee in (or out) by hand at the desk; audited like a scan."""

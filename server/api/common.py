@@ -14,6 +14,8 @@ from server.api.caching import cached_json
 from server.db_app import get_db
 from server.errors import BadParameter, InvalidInput
 
+NOT_MODIFIED = "Not modified: the tag sent in If-None-Match still matches"
+
 
 def model(ns: Namespace, name: str) -> SchemaModel:
     """The model `name` as declared in server/declarations/ (e.g. Room, RoomInput, RoomPatch)."""

@@ -86,7 +86,7 @@ class CheckinListMembers(Resource):
     @ns.response(404, "Unknown list or attendee", error)
     @admin_required
     def post(self, event, ref):
-        """Add named attendees to an explicit list, e.g. the matchmaking participants (admin)."""
+        """Add named attendees to an explicit list, such as the matchmaking participants (admin)."""
         return checkin_lists.set_members(get_db(), event, ref, _attendee_ids(), add=True)
 
     @ns.expect(members_input)

@@ -7,7 +7,7 @@ from flask_restx import Namespace, Resource
 
 from server import programme
 from server.api.caching import cached_json
-from server.api.common import error_model, event_json, model
+from server.api.common import NOT_MODIFIED, error_model, event_json, model
 from server.bounds import SQLITE_INT_MAX, whole_number
 from server.db_app import get_db
 from server.errors import BadParameter
@@ -22,6 +22,7 @@ changes = model(ns, "Changes")
 @ns.route("")
 class EventList(Resource):
     @ns.response(200, "All events", [event])
+    @ns.response(304, NOT_MODIFIED)
     def get(self):
         """List the events on this server."""
         db = get_db()
@@ -32,6 +33,7 @@ class EventList(Resource):
 @ns.param("event", "Event slug, e.g. ecc2014")
 class EventItem(Resource):
     @ns.response(200, "The event", event)
+    @ns.response(304, NOT_MODIFIED)
     @ns.response(404, "Unknown event", error)
     def get(self, event):
         """One event's details."""
@@ -57,6 +59,7 @@ class Programme(Resource):
 class Changes(Resource):
     @ns.doc(params={"since": {"description": "The version you have (0 for everything)", "required": True}})
     @ns.response(200, "What changed after `since`", changes)
+    @ns.response(304, NOT_MODIFIED)
     @ns.response(400, "since is missing or not a whole number", error)
     @ns.response(404, "Unknown event", error)
     @ns.response(410, "since is ahead of the server or older than the change log: fetch the programme", error)

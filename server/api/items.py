@@ -9,7 +9,7 @@ from flask_restx import Namespace, Resource
 
 import server.api.sessions  # noqa: F401 - SpeakerDetail names the Session model
 from server import programme, programme_edit
-from server.api.common import error_model, event_json, flag, json_object, model, write_result_model
+from server.api.common import NOT_MODIFIED, error_model, event_json, flag, json_object, model, write_result_model
 from server.api.security import admin_required
 from server.db_app import get_db
 from server.errors import NotFound
@@ -55,6 +55,7 @@ def build_namespace(kind: Kind) -> Namespace:
     @ns.param("event", "Event slug, e.g. ecc2014")
     class ItemList(Resource):
         @ns.response(200, f"All {kind.plural}", [public])
+        @ns.response(304, NOT_MODIFIED)
         @ns.response(404, "Unknown event", error)
         def get(self, event):
             return event_json(event, kind.lister)
@@ -82,6 +83,7 @@ def build_namespace(kind: Kind) -> Namespace:
     @ns.param("item_id", f"{title} id")
     class Item(Resource):
         @ns.response(200, f"The {kind.name}", detail)
+        @ns.response(304, NOT_MODIFIED)
         @ns.response(404, f"Unknown event or {kind.name}", error)
         def get(self, event, item_id):
             return event_json(event, lambda db, row: kind.getter(db, row, item_id))

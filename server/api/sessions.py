@@ -6,7 +6,7 @@ from flask import request
 from flask_restx import Namespace, Resource
 
 from server import programme, programme_edit
-from server.api.common import error_model, event_json, flag, json_object, model, write_result_model
+from server.api.common import NOT_MODIFIED, error_model, event_json, flag, json_object, model, write_result_model
 from server.api.security import admin_required
 from server.db_app import get_db
 from server.validation import SESSION_TYPES
@@ -35,6 +35,7 @@ FORCE_DOC = "true to allow a room double-booking"
 class SessionList(Resource):
     @ns.doc(params=_FILTER_DOCS)
     @ns.response(200, "Sessions in time order", [session])
+    @ns.response(304, NOT_MODIFIED)
     @ns.response(400, "A filter cannot be understood", error)
     @ns.response(404, "Unknown event, or a filter names an unknown track, room, speaker or day", error)
     def get(self, event):
@@ -66,6 +67,7 @@ class SessionList(Resource):
 @ns.param("session_id", "Session id, e.g. opening-plenary")
 class SessionItem(Resource):
     @ns.response(200, "The session", session)
+    @ns.response(304, NOT_MODIFIED)
     @ns.response(404, "Unknown event or session", error)
     def get(self, event, session_id):
         """One session."""

@@ -81,7 +81,7 @@ class AttendeeTicket(Resource):
     @ns.response(404, "Unknown attendee", error)
     @admin_required
     def get(self, event, attendee_id):
-        """An attendee's ticket (admin), e.g. to print or resend it."""
+        """An attendee's ticket (admin), to print or resend it."""
         return ticket_document(attendees.attendee_pk(get_db(), event, attendee_id))
 
 
