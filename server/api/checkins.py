@@ -26,7 +26,7 @@ scan_record = model(ns, "ScanRecord")
 outcome = model(ns, "ScanOutcome")
 DOOR = {401: ("No valid token", error), 403: ("Not a door device or admin of this event", error)}
 STATUS_DOC = "HTTP status follows `result`: 201 ok, 409 already_checked_in, 403 revoked, 404 unknown_ticket or "
-STATUS_DOC += "not_on_list, 400 invalid_signature, wrong_event or malformed; a verdict that is no admission is a ScanOutcome"
+STATUS_DOC += "not_on_list, 400 invalid_signature, wrong_event or malformed; one that is no admission is a ScanOutcome"
 
 
 @ns.route("/checkins")
