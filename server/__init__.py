@@ -59,6 +59,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         )
     app.before_request(urls.refuse_bad_host)
 
+    from server import keys
+
+    # A key file that exists must be a usable key before the first request; a missing one is
+    # made on first use by whichever worker needs it first (the others read the same file).
+    secret = keys.server_secret(app.config["DATA_DIR"], app.config["SECRET_KEY"], create=False)
+    if secret is not None:
+        app.extensions["eventdesk_secret"] = secret
+
     from server import cli, db_app, web
     from server.api import blueprint
 

@@ -63,3 +63,7 @@ class Conflict(DomainError):
 class Gone(DomainError):
     status = 410
     code = "gone"
+
+
+class ConfigurationError(ValueError):
+    """A setting or file the server cannot start with; the message says which and why."""

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, request
 
-from server.errors import DomainError
+from server.errors import ConfigurationError, DomainError
 
 # A DNS name (labels of letters, digits, '-' and '_', as container names use), an IPv4
 # address, or a bracketed IPv6 address; then an optional port.
@@ -27,10 +27,6 @@ _PLACEHOLDER_HOST = "invalid.invalid"
 class BadHost(DomainError):
     status = 400
     code = "bad_host"
-
-
-class ConfigurationError(ValueError):
-    """A setting the server cannot start with; the message says which and why."""
 
 
 def valid_host(value: str) -> bool:

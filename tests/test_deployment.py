@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from server import create_app, db as database
-from server.urls import ConfigurationError
+from server.errors import ConfigurationError
 from tests.conftest import API, assert_error, attendee_headers
 
 FORWARDED = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}
