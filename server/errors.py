@@ -41,8 +41,17 @@ class InvalidInput(DomainError):
 
 
 class Unauthorized(DomainError):
+    """No usable credentials; `challenge` is the WWW-Authenticate header that says what to send."""
+
     status = 401
     code = "unauthorized"
+    challenge = 'Bearer realm="eventdesk"'
+
+
+class InvalidToken(Unauthorized):
+    """A bearer token was sent, but it is unknown or revoked."""
+
+    challenge = 'Bearer realm="eventdesk", error="invalid_token"'
 
 
 class Forbidden(DomainError):
