@@ -71,7 +71,7 @@ class EventdeskGroup(click.Group):
         try:
             return super().invoke(ctx)
         except CliError as problem:
-            click.echo(f"eventdesk: {problem.message}", err=True)
+            output.say(f"eventdesk: {problem.message}", err=True)
             sys.exit(problem.exit_code)
 
 
@@ -125,13 +125,13 @@ def _require_session(cache, session_id: str) -> dict:
 
 def _print_sessions(cache, sessions: list[dict], zone, *, empty: str) -> None:
     if not sessions:
-        click.echo(empty)
+        output.say(empty)
         return
     mine = set(cache.my_session_ids())
     for line in output.sessions_by_day(sessions, zone, cache.days(), _rooms(cache), mine):
-        click.echo(line)
-    click.echo("")
-    click.echo(output.legend(zone, mine))
+        output.say(line)
+    output.say("")
+    output.say(output.legend(zone, mine))
 
 
 # --- the group ----------------------------------------------------------------------------
@@ -179,7 +179,7 @@ def config_set(key: str, value: str) -> None:
     values = config.read_file()
     values[key] = value
     path = config.write_file(values)
-    click.echo(f"{key} saved in {path}")
+    output.say(f"{key} saved in {path}")
 
 
 @config_group.command("show")
@@ -199,13 +199,13 @@ def config_show(obj: Context, as_json: bool) -> None:
         "event": settings.event,
     }
     if as_json:
-        import json
-
-        click.echo(json.dumps({"settings": shown, "sources": settings.sources, "file": str(config.config_path())}))
+        output.say(
+            output.json_text({"settings": shown, "sources": settings.sources, "file": str(config.config_path())})
+        )
         return
     for key, value in shown.items():
-        click.echo(f"{key:<7} {value or '-':<40} ({settings.sources[key]})")
-    click.echo(f"file    {config.config_path()}")
+        output.say(f"{key:<7} {value or '-':<40} ({settings.sources[key]})")
+    output.say(f"file    {config.config_path()}")
 
 
 # --- sync ---------------------------------------------------------------------------------
@@ -240,7 +240,7 @@ def sync_command(obj: Context, full: bool, as_json: bool, tz: str | None) -> Non
     zone = _zone(cache, tz)
     rooms = _rooms(cache)
     for line in output.sync_lines(report, zone, rooms):
-        click.echo(line)
+        output.say(line)
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -337,12 +337,12 @@ def now_command(obj: Context, at: str | None, as_json: bool, tz: str | None) -> 
         return
     when = f"{moment.astimezone(zone):%A %-d %B %Y %H:%M}"
     if not on:
-        click.echo(f"Nothing on at {when}.")
+        output.say(f"Nothing on at {when}.")
         if upcoming:
             first = output.local(upcoming[0]["start"], zone)
-            click.echo(f"Next, at {first:%A %-d %B %H:%M}: {', '.join(s['title'] for s in upcoming)}")
+            output.say(f"Next, at {first:%A %-d %B %H:%M}: {', '.join(s['title'] for s in upcoming)}")
         return
-    click.echo(f"On at {when}:")
+    output.say(f"On at {when}:")
     _print_sessions(cache, on, zone, empty="")
 
 
@@ -367,9 +367,9 @@ def next_command(obj: Context, at: str | None, as_json: bool, tz: str | None) ->
         return
     when = f"{moment.astimezone(zone):%A %-d %B %Y %H:%M}"
     if not upcoming:
-        click.echo(f"Nothing starts after {when}.")
+        output.say(f"Nothing starts after {when}.")
         return
-    click.echo(f"Next after {when}:")
+    output.say(f"Next after {when}:")
     _print_sessions(cache, upcoming, zone, empty="")
 
 
@@ -402,7 +402,7 @@ def show_command(obj: Context, session_id: str, as_json: bool, tz: str | None) -
         items.get(session["id"]),
     )
     for line in lines:
-        click.echo(line)
+        output.say(line)
 
 
 @cli.command("search")
@@ -457,13 +457,13 @@ def speakers_command(obj: Context, name: str | None, as_json: bool, tz: str | No
         output.echo_json(speakers)
         return
     if not speakers:
-        click.echo("No speakers match.")
+        output.say("No speakers match.")
         return
     for speaker in speakers:
-        click.echo(f"{speaker['name']}  [{speaker['id']}]")
+        output.say(f"{speaker['name']}  [{speaker['id']}]")
         if speaker.get("organisation"):
-            click.echo(f"    {speaker['organisation']}")
-        click.echo(f"    sessions: {', '.join(speaker['sessions']) or '-'}")
+            output.say(f"    {speaker['organisation']}")
+        output.say(f"    sessions: {', '.join(speaker['sessions']) or '-'}")
 
 
 @cli.command("rooms")
@@ -495,7 +495,7 @@ def rooms_command(obj: Context, as_json: bool, tz: str | None) -> None:
         for room in rooms
     ]
     for line in output.table(["ID", "CAPACITY", "SESSIONS", "NAME"], rows):
-        click.echo(line)
+        output.say(line)
 
 
 # --- my schedule --------------------------------------------------------------------------
@@ -529,7 +529,7 @@ def my_group(ctx: click.Context, as_json: bool, tz: str | None) -> None:
         output.echo_json(document)
         return
     for line in output.schedule_lines(document, zone, _rooms(cache), cache.days()):
-        click.echo(line)
+        output.say(line)
     if not ctx.obj.settings.token and (document["items"] or document["pending"]):
         output.note("no token set: your schedule stays on this machine until `eventdesk config set token …`")
 
@@ -569,14 +569,14 @@ def _change_schedule(obj: Context, session_id: str, action: str) -> None:
     mine = set(cache.my_session_ids())
     refused = {item["session"] for item in cache.refused()}
     if action == "add" and session_id in mine:
-        click.echo(f"{session['title']} ({session_id}) is already in your schedule.")
+        output.say(f"{session['title']} ({session_id}) is already in your schedule.")
         return
     if action == "add" and session["status"] == "cancelled":
         raise CliError(f"{session_id} is cancelled (as of the last sync); it cannot be added")
     if action == "remove" and session_id not in mine:
         if session_id in refused:
             cache.forget_refusal(session_id)
-            click.echo(f"Dismissed the refused request for {session_id}.")
+            output.say(f"Dismissed the refused request for {session_id}.")
             return
         raise CliError(f"{session_id} is not in your schedule")
     outcome = schedule.change(cache, obj.settings, session_id, action)
@@ -586,14 +586,14 @@ def _change_schedule(obj: Context, session_id: str, action: str) -> None:
         verb = f"Queued ({action})"
         reason = "no token set" if not obj.settings.token else "the server cannot be reached"
         output.note(f"{reason}: the change is kept here and sent by the next `eventdesk sync`")
-    click.echo(f"{verb}: {session['title']} ({session_id}), {when}")
+    output.say(f"{verb}: {session['title']} ({session_id}), {when}")
     if action == "add":
         document = schedule.my_schedule(cache)
         item = next((i for i in document["items"] if i["session"]["id"] == session_id), None)
         others = {i["session"]["id"]: i["session"] for i in document["items"]}
         for other_id in item["overlaps"] if item else []:
             other = others[other_id]
-            click.echo(f"  overlaps {other['title']} ({other_id}), {output.time_range(other, zone)}")
+            output.say(f"  overlaps {other['title']} ({other_id}), {output.time_range(other, zone)}")
 
 
 # --- export -------------------------------------------------------------------------------
@@ -642,10 +642,9 @@ def export_json(obj: Context, target) -> None:
     Example:
       eventdesk export json > programme.json
     """
-    import json
 
     cache = obj.cache()
-    target.write(json.dumps(cache.programme(), ensure_ascii=False, indent=2) + "\n")
+    target.write(output.json_text(cache.programme(), indent=2) + "\n")
 
 
 cli.add_command(door_group)

@@ -34,7 +34,7 @@ from itertools import count
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from client_cli import config
+from client_cli import config, safetext
 from client_cli.errors import CliError, NoCache, Offline, Refused, ServerError
 from server import clock  # EVENTDESK_NOW, read as the server reads it
 from server.ticketcode import MESSAGES  # the verdict words, shared with the server
@@ -573,21 +573,23 @@ class Verdict:
             "revoked": "re-issued or cancelled: send to the desk",
             "invalid_signature": "forged or damaged code",
             "unknown_ticket": "genuine code, not in this door's roster: send to the desk (or sync the bundle)",
-            "wrong_event": f"this ticket is for {self.ticket_event or 'another event'}",
-            "not_on_list": f"not admitted through {self.list_name}" + (f": {self.reason}" if self.reason else ""),
+            "wrong_event": f"this ticket is for {safetext.clean(self.ticket_event or 'another event')}",
+            "not_on_list": f"not admitted through {safetext.clean(self.list_name)}"
+            + (f": {safetext.clean(self.reason)}" if self.reason else ""),
             "malformed": "not a readable Eventdesk ticket",
         }[self.result]
         return f"{mark} {word}  " + (f"{who} — {why}" if who else why)
 
 
 def _who(holder: dict | None) -> str:
+    """Who the ticket holder is, as one line of plain text: these words were typed by attendees."""
     if not holder:
         return ""
-    text = holder.get("name") or ""
+    text = safetext.clean(holder.get("name") or "")
     if holder.get("organisation"):
-        text += f" — {holder['organisation']}"
+        text += f" — {safetext.clean(holder['organisation'])}"
     if holder.get("category"):
-        text += f" ({holder['category'].replace('-', ' ')})"
+        text += f" ({safetext.clean(holder['category']).replace('-', ' ')})"
     return text
 
 
@@ -836,17 +838,19 @@ class Conflict:
             moment = moment.astimezone(zone)
         text = (
             f"{moment:%Y-%m-%d %H:%M} {self.scan['list']} {self.scan['type']}: "
-            f"door said {self.scan['result']}, server says {self.server.get('result')}"
+            f"door said {self.scan['result']}, server says {safetext.clean(self.server.get('result'))}"
         )
         if self.server.get("conflict"):
             text += " (flagged: a later entry of someone already inside)"
         holder = self.server.get("attendee") or {}
         if holder.get("name"):
-            text += f" — {holder['name']}"
+            text += f" — {safetext.clean(holder['name'])}"
         first = self.server.get("first_entry") or {}
         if first.get("at"):
             at = _time(first["at"]).astimezone(zone) if zone else _time(first["at"])
-            text += f", first entry {at:%H:%M}" + (f" at {first['device']}" if first.get("device") else "")
+            text += f", first entry {at:%H:%M}" + (
+                f" at {safetext.clean(first['device'])}" if first.get("device") else ""
+            )
         return text
 
 

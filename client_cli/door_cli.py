@@ -6,14 +6,13 @@ setting (a door device's token from `eventdesk-server create-device`).
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from client_cli import config
+from client_cli import config, output
 from client_cli.errors import CliError, Offline, Refused
 from server.ticketcode import RESULTS
 
@@ -57,7 +56,7 @@ def _age(seconds: float) -> str:
 
 def _print_conflicts(conflicts: list, zone=None, *, err: bool = False) -> None:
     for conflict in conflicts:
-        click.echo(f"  conflict: {conflict.describe(zone)}", err=err)
+        output.say(f"  conflict: {conflict.describe(zone)}", err=err)
 
 
 def _conflict_json(conflict) -> dict:
@@ -135,22 +134,22 @@ def door_sync(ctx: click.Context, as_json: bool) -> None:
         if status["bundle"] is None:
             raise door.offline_without_bundle(problem) from None
         queued = status["journal"]["queued"]
-        click.echo(
+        output.say(
             f"eventdesk: {problem.message}: offline; keeping the door bundle checked "
             f"{_age(status['bundle']['age_seconds'])} ago (cursor {status['bundle']['cursor']})"
             + (f"; {queued} scans stay queued" if queued else ""),
             err=True,
         )
         if as_json:
-            click.echo(json.dumps({"synced": False, "offline": True, **status}, ensure_ascii=False))
+            output.say(output.json_text({"synced": False, "offline": True, **status}))
         return
     finally:
         client.close()
     status = door.status()
     bundle = status["bundle"]
     if as_json:
-        click.echo(
-            json.dumps(
+        output.say(
+            output.json_text(
                 {
                     "synced": True,
                     "fetch": report.kind,
@@ -161,19 +160,18 @@ def door_sync(ctx: click.Context, as_json: bool) -> None:
                     "conflicts": [_conflict_json(c) for c in uploaded.conflicts],
                     **status,
                 },
-                ensure_ascii=False,
             )
         )
         return
     if uploaded.uploaded:
-        click.echo(
+        output.say(
             f"Uploaded {uploaded.uploaded} queued scans ({_counts(uploaded.results)}); "
             f"{len(uploaded.conflicts)} conflicts"
         )
         _print_conflicts(uploaded.conflicts, _bundle_zone())
     what = {"full": "fetched in full", "delta": "delta merged", "not_modified": "unchanged (304)"}[report.kind]
     received = report.changes
-    click.echo(
+    output.say(
         f"Door bundle for {bundle['event']} {what}: {bundle['roster']} on the roster, {bundle['revoked']} revoked, "
         f"{bundle['inside']} inside; cursor {bundle['cursor']}"
         + (
@@ -184,8 +182,8 @@ def door_sync(ctx: click.Context, as_json: bool) -> None:
         )
     )
     for item in bundle["lists"]:
-        click.echo(f"  {_list_line(item)}")
-    click.echo(f"Stored in {bundle['path']} (mode 0600)")
+        output.say(f"  {_list_line(item)}")
+    output.say(f"Stored in {bundle['path']} (mode 0600)")
 
 
 def _list_line(item: dict) -> str:
@@ -242,9 +240,9 @@ def door_scan(ctx: click.Context, list_ref: str, is_exit: bool, image: Path | No
         payloads = iter(_decode_image(image))
     warning = door.check_window(session.list)
     if warning:
-        click.echo(f"eventdesk: note: {warning}", err=True)
+        output.say(f"eventdesk: note: {warning}", err=True)
     if image is None and sys.stdin.isatty():
-        click.echo(f"Scanning {session.list['name']} ({'exits' if is_exit else 'entries'}); Ctrl-D to stop.", err=True)
+        output.say(f"Scanning {session.list['name']} ({'exits' if is_exit else 'entries'}); Ctrl-D to stop.", err=True)
     uploader = None
     if settings.token and not no_upload:
         uploader = door.BackgroundUploader(
@@ -256,15 +254,15 @@ def door_scan(ctx: click.Context, list_ref: str, is_exit: bool, image: Path | No
             verdict = session.scan(payload)
             tally[verdict.result] = tally.get(verdict.result, 0) + 1
             if as_json:
-                click.echo(json.dumps(verdict.as_json(), ensure_ascii=False))
+                output.say(output.json_text(verdict.as_json()))
             else:
-                click.secho(verdict.headline(), fg="green" if verdict.ok else "red", bold=True)
+                output.say(verdict.headline(), fg="green" if verdict.ok else "red", bold=True)
             if uploader is not None:
                 uploader.queue(verdict.journal_record())
                 if uploader.refused is not None:
                     break
     except KeyboardInterrupt:
-        click.echo("", err=True)
+        output.say("", err=True)
     finally:
         session.bundle.close()
         if uploader is not None:
@@ -278,9 +276,9 @@ def door_scan(ctx: click.Context, list_ref: str, is_exit: bool, image: Path | No
         summary += f"; {uploader.uploaded} uploaded"
     if uploader is not None and uploader.last_problem and queued:
         summary += f" (upload: {uploader.last_problem})"
-    click.echo(summary, err=True)
+    output.say(summary, err=True)
     if uploader is not None and uploader.conflicts:
-        click.echo(f"{len(uploader.conflicts)} conflicts (the server's verdict stands):", err=True)
+        output.say(f"{len(uploader.conflicts)} conflicts (the server's verdict stands):", err=True)
         _print_conflicts(uploader.conflicts, session.bundle.zone, err=True)
 
 
@@ -328,9 +326,9 @@ def door_upload(ctx: click.Context, as_json: bool) -> None:
     queued = len(journal.read().pending())
     if not queued:
         if as_json:
-            click.echo(json.dumps({"uploaded": 0, "results": {}, "conflicts": [], "queued": 0}))
+            output.say(output.json_text({"uploaded": 0, "results": {}, "conflicts": [], "queued": 0}))
         else:
-            click.echo("Nothing to upload: every scan in the journal is on the server.")
+            output.say("Nothing to upload: every scan in the journal is on the server.")
         return
     client = _client(settings)
     try:
@@ -343,19 +341,18 @@ def door_upload(ctx: click.Context, as_json: bool) -> None:
     finally:
         client.close()
     if as_json:
-        click.echo(
-            json.dumps(
+        output.say(
+            output.json_text(
                 {
                     "uploaded": report.uploaded,
                     "results": dict(report.results),
                     "conflicts": [_conflict_json(c) for c in report.conflicts],
                     "queued": report.remaining,
                 },
-                ensure_ascii=False,
             )
         )
         return
-    click.echo(
+    output.say(
         f"Uploaded {report.uploaded} scans ({_counts(report.results)}); {len(report.conflicts)} conflicts"
         + (" (the server's verdict stands):" if report.conflicts else "")
     )
@@ -378,30 +375,30 @@ def door_status(as_json: bool) -> None:
 
     status = door.status()
     if as_json:
-        click.echo(json.dumps(status, ensure_ascii=False))
+        output.say(output.json_text(status))
         return
     bundle, journal = status["bundle"], status["journal"]
     if bundle is None:
-        click.echo(f"Bundle:  none ({status['bundle_problem']})")
+        output.say(f"Bundle:  none ({status['bundle_problem']})")
     else:
         fetched = datetime.fromisoformat(bundle["fetched_at"])
-        click.echo(
+        output.say(
             f"Bundle:  {bundle['event']}, checked {_age(bundle['age_seconds'])} ago "
             f"(fetched {_age((datetime.now(UTC) - fetched).total_seconds())} ago), cursor {bundle['cursor']}"
         )
-        click.echo(f"         {bundle['roster']} on the roster, {bundle['revoked']} revoked, {bundle['inside']} inside")
+        output.say(f"         {bundle['roster']} on the roster, {bundle['revoked']} revoked, {bundle['inside']} inside")
         for item in bundle["lists"]:
-            click.echo(f"         {_list_line(item)}")
-    click.echo(
+            output.say(f"         {_list_line(item)}")
+    output.say(
         f"Journal: {journal['scans']} scans, {journal['queued']} queued, {journal['uploaded']} uploaded, "
         f"{journal['conflicts']} conflicts"
     )
     if journal["door_results"]:
-        click.echo(f"         at the door: {_counts(journal['door_results'])}")
+        output.say(f"         at the door: {_counts(journal['door_results'])}")
     if journal["server_results"]:
-        click.echo(f"         on the server: {_counts(journal['server_results'])}")
+        output.say(f"         on the server: {_counts(journal['server_results'])}")
     if journal["damaged_lines"]:
-        click.echo(f"         {journal['damaged_lines']} damaged lines skipped (cut short by a crash)")
+        output.say(f"         {journal['damaged_lines']} damaged lines skipped (cut short by a crash)")
 
 
 @door_group.command("wipe")
@@ -420,6 +417,6 @@ def door_wipe(force: bool) -> None:
     result = door.wipe(force=force)
     parts = ["the door bundle" if result["bundle_deleted"] else "no door bundle (there was none)"]
     parts.append(f"the journal ({result['scans_deleted']} scans)")
-    click.echo("Deleted " + " and ".join(parts) + ".")
+    output.say("Deleted " + " and ".join(parts) + ".")
     if result["unuploaded_deleted"]:
-        click.echo(f"{result['unuploaded_deleted']} of them had never been uploaded.", err=True)
+        output.say(f"{result['unuploaded_deleted']} of them had never been uploaded.", err=True)

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from client_cli import safetext
+
 MINE = "★"
 CANCELLED = "✗"
 STALE_AFTER = timedelta(days=1)
@@ -70,12 +72,25 @@ def parse_moment(text: str, zone: tzinfo) -> datetime:
 # --- printing ---------------------------------------------------------------------------
 
 
+def say(message: object = "", *, err: bool = False, fg: str | None = None, bold: bool | None = None) -> None:
+    """Print one block of output: every line the CLI prints passes here, cleaned of escapes.
+
+    Colours are added after cleaning, so only Eventdesk chooses them (see client_cli.safetext).
+    """
+    click.secho(safetext.clean(message, multi_line=True), err=err, fg=fg, bold=bold)
+
+
+def json_text(value: object, *, indent: int | None = None) -> str:
+    """`value` as JSON that a terminal shows as data, never obeys."""
+    return safetext.json_safe(json.dumps(value, ensure_ascii=False, indent=indent))
+
+
 def echo_json(value: object) -> None:
-    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+    say(json_text(value, indent=2))
 
 
 def note(message: str) -> None:
-    click.echo(f"eventdesk: {message}", err=True)
+    say(f"eventdesk: {message}", err=True)
 
 
 def age_note(synced_at: datetime | None, *, now: datetime | None = None) -> None:
@@ -118,6 +133,7 @@ def table(headers: list[str], rows: list[list[str]]) -> list[str]:
     """Left-aligned columns; the last one is cut to the terminal's width when there is one."""
     if not rows:
         return []
+    rows = [[safetext.clean(cell) for cell in row] for row in rows]
     widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers) - 1)]
     width = _width()
     lines = []

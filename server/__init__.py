@@ -23,7 +23,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         DATABASE=str(data_dir / "eventdesk.sqlite3"),
         PROGRAMME_MAX_AGE=int(os.environ.get("EVENTDESK_PROGRAMME_MAX_AGE", "0")),
         CALENDAR_REFRESH_SECONDS=int(os.environ.get("EVENTDESK_CALENDAR_REFRESH", "3600")),
-        TRUSTED_PROXIES=int(os.environ.get("EVENTDESK_TRUSTED_PROXIES", "1")),
+        TRUSTED_PROXIES=os.environ.get("EVENTDESK_TRUSTED_PROXIES", "0"),
+        PUBLIC_URL=os.environ.get("EVENTDESK_PUBLIC_URL") or None,
         RESPONSE_CACHE_SIZE=256,
         # Bodies past this answer 413; routes that need more say so (server/api/limits.py).
         MAX_CONTENT_LENGTH=int(os.environ.get("EVENTDESK_MAX_BODY", str(256 * 1024))),
@@ -41,15 +42,32 @@ def create_app(test_config: dict | None = None) -> Flask:
             app.config["DATABASE"] = str(Path(test_config["DATA_DIR"]) / "eventdesk.sqlite3")
     app.config.setdefault("KEYS_DIR", str(Path(app.config["DATA_DIR"]) / "keys"))
 
+    from server import urls
+
+    # Checked here so a wrong setting stops the server at start-up with its name, not at the
+    # first feed it would have written wrong.
+    app.config["TRUSTED_PROXIES"] = urls.check_trusted_proxies(app.config["TRUSTED_PROXIES"])
+    if app.config["PUBLIC_URL"]:
+        app.config["PUBLIC_URL"] = urls.check_public_url(app.config["PUBLIC_URL"])
+    app.wsgi_app = urls.HostGuard(app.wsgi_app)
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
-        # Behind a reverse proxy, absolute URLs (calendar feeds) must use the scheme, host and
-        # prefix the client reached; trust exactly that many X-Forwarded-* hops, no more.
+        # Behind N reverse proxies, believe exactly N X-Forwarded-* hops, no more; with none in
+        # front (the default), any client could set them and choose the host of our feed links.
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies, x_prefix=proxies
         )
+    app.before_request(urls.refuse_bad_host)
+
+    from server import keys
+
+    # A key file that exists must be a usable key before the first request; a missing one is
+    # made on first use by whichever worker needs it first (the others read the same file).
+    secret = keys.server_secret(app.config["DATA_DIR"], app.config["SECRET_KEY"], create=False)
+    if secret is not None:
+        app.extensions["eventdesk_secret"] = secret
 
     from server import cli, db_app, web
     from server.api import blueprint

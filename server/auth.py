@@ -8,7 +8,7 @@ import secrets
 import sqlite_utils
 
 from server import clock, db as database
-from server.errors import Forbidden, NotFound, Unauthorized
+from server.errors import Forbidden, InvalidToken, NotFound, Unauthorized
 
 ROLES = ("admin", "attendee", "door")
 _PREFIX = {"admin": "eda_", "attendee": "edt_", "door": "edd_"}
@@ -63,7 +63,7 @@ def authenticate(db: sqlite_utils.Database, authorization: str | None) -> dict:
         (hash_token(token.strip()),),
     ).fetchone()
     if row is None:
-        raise Unauthorized("the token is unknown or has been revoked")
+        raise InvalidToken("the token is unknown or has been revoked")
     return {"id": row[0], "role": row[1], "event_slug": row[2]}
 
 
@@ -74,7 +74,7 @@ def _attendee_token(db: sqlite_utils.Database, token: str) -> dict:
         (hash_token(token),),
     ).fetchone()
     if row is None:
-        raise Unauthorized("the token is unknown or has been revoked")
+        raise InvalidToken("the token is unknown or has been revoked")
     return {"role": "attendee", "attendee_pk": row[0], "attendee_id": row[1], "event_slug": row[2]}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 import click
 from flask.cli import FlaskGroup, with_appcontext
 
-from server import attendees, auth, create_app, db as database, programme_edit, synthetic
+from server import attendees, auth, create_app, csvsafe, db as database, programme_edit, synthetic
 from server.db_app import open_for_cli
 from server.errors import DomainError
 from server.programme_file import BUILTIN, builtin_path, load_file
@@ -178,7 +177,7 @@ def import_attendees_command(file: Path, event_slug: str, tokens_out: Path | Non
     try:
         result = attendees.import_attendees(open_for_cli(), event_slug, text, issue_tokens=handle is not None)
         if handle is not None:
-            writer = csv.writer(handle)
+            writer = csvsafe.writer(handle)
             writer.writerow(["email", "token"])
             writer.writerows(result.tokens)
     except DomainError as problem:

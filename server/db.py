@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from server import clock, migrations
+from server import clock, migrations, private_files
 
 
 def connect(path: str | Path) -> sqlite_utils.Database:
@@ -22,6 +22,8 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     Autocommit at the driver level so that transactions are explicit (see `write`),
     foreign keys enforced, and a busy timeout so concurrent writers queue instead of failing.
     """
+    if str(path) != ":memory:":
+        private_files.private_file(path)  # 0600 before SQLite makes it; its -wal and -shm copy the mode
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")

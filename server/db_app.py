@@ -14,7 +14,7 @@ from pathlib import Path
 import sqlite_utils
 from flask import Flask, current_app, g
 
-from server import db as database
+from server import db as database, private_files
 
 
 def get_db() -> sqlite_utils.Database:
@@ -51,7 +51,7 @@ def end_request(_exception: BaseException | None = None) -> None:
 def open_for_cli() -> sqlite_utils.Database:
     """For commands: make sure the data directory exists and the schema is current."""
     path = Path(current_app.config["DATABASE"])
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_files.private_dir(path.parent)
     db = database.connect(path)
     database.init_db(db)
     return db

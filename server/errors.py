@@ -41,8 +41,17 @@ class InvalidInput(DomainError):
 
 
 class Unauthorized(DomainError):
+    """No usable credentials; `challenge` is the WWW-Authenticate header that says what to send."""
+
     status = 401
     code = "unauthorized"
+    challenge = 'Bearer realm="eventdesk"'
+
+
+class InvalidToken(Unauthorized):
+    """A bearer token was sent, but it is unknown or revoked."""
+
+    challenge = 'Bearer realm="eventdesk", error="invalid_token"'
 
 
 class Forbidden(DomainError):
@@ -69,3 +78,7 @@ class ScanIdReused(Conflict):
 class Gone(DomainError):
     status = 410
     code = "gone"
+
+
+class ConfigurationError(ValueError):
+    """A setting or file the server cannot start with; the message says which and why."""

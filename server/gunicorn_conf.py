@@ -16,3 +16,7 @@ accesslog = os.environ.get("EVENTDESK_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("EVENTDESK_LOG_LEVEL", "info")
 preload_app = True
+logger_class = "server.access_log.RedactingLogger"  # secret feed URLs never reach the access log
+# gunicorn >= 24 opens a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl), shared
+# by every instance on the host: whoever runs as that user could reload or stop this server. Off.
+control_socket_disable = True

@@ -71,15 +71,15 @@ def programme(*, slug: str, sessions: int, speakers: int, rooms: int, tracks: in
 
 def attendees_csv(*, count: int, seed: int) -> str:
     """A registration CSV of `count` synthetic attendees, as import-attendees reads it."""
-    import csv
     import io
 
+    from server import csvsafe
     from server.attendees import CATEGORIES
 
     rng = random.Random(seed)
     categories = list(CATEGORIES)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csvsafe.writer(out, lineterminator="\n")
     writer.writerow(["name", "email", "organisation", "country", "category"])
     for n in range(count):
         writer.writerow(

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
 
 import sqlite_utils
 
-from server import clock, db as database, ticketcode
+from server import clock, db as database, private_files, ticketcode
 from server.errors import NotFound
 from server.programme import get_event
 
@@ -35,10 +34,8 @@ def _create_key(db: sqlite_utils.Database, event: dict, keys_dir: Path) -> str:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     path = _private_key_path(keys_dir, event["slug"], kid)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(pem)
+    private_files.private_dir(Path(keys_dir).parent)
+    private_files.create_once(path, pem)  # a crash never leaves half a key under its name
     db.conn.execute(
         "INSERT INTO ticket_keys (event_id, kid, public_key, created_at) VALUES (?, ?, ?, ?)",
         (event["id"], kid, base64.b64encode(public).decode("ascii"), clock.utc_stamp()),

@@ -7,15 +7,18 @@ from html import escape
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from server import __version__
+from server import __version__, headers
 from server.bounds import storable
 from server.db_app import get_db
-from server.errors import DomainError, NotFound
+from server.errors import DomainError, NotFound, Unauthorized
+from server.headers import csp_nonce
 from server.programme import list_events
 
 
 def error_body(exc: BaseException) -> tuple[dict, int, dict]:
     """The one error shape: {"error", "message", "fields"?}, from any exception."""
+    if isinstance(exc, Unauthorized):  # RFC 6750: say which scheme, and whether the token was the problem
+        return exc.to_dict(), exc.status, {"WWW-Authenticate": exc.challenge}
     if isinstance(exc, DomainError):
         return exc.to_dict(), exc.status, {}
     if isinstance(exc, RequestEntityTooLarge):
@@ -69,8 +72,9 @@ def _front_page() -> Response:
         for e in events
     )
     html = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Eventdesk</title></head>
-<body style="font-family: sans-serif; max-width: 48rem; margin: 2rem auto">
+<html lang="en"><head><meta charset="utf-8"><title>Eventdesk</title>
+<style nonce="{csp_nonce()}">body {{ font-family: sans-serif; max-width: 48rem; margin: 2rem auto }}</style></head>
+<body>
 <h1>Eventdesk {escape(__version__)}</h1>
 <p>An event programme and attendee API. Start with the
 <a href="/api/v1/docs">interactive API documentation (Swagger UI)</a>
@@ -94,3 +98,4 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, error_response)
     app.register_error_handler(DomainError, error_response)
     app.register_error_handler(Exception, error_response)
+    headers.init_app(app)

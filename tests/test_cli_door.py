@@ -21,6 +21,7 @@ from itertools import count
 from pathlib import Path
 from typing import NamedTuple
 
+import click
 import httpx
 import pytest
 from click.testing import CliRunner, Result
@@ -724,3 +725,45 @@ def test_door_status_text(served, home):
     assert "  Day 1 entrance (day1-entrance): 2014-10-20 08:00–21:00, everyone" in result.stdout
     assert "Journal: 2 scans, 2 queued, 0 uploaded, 0 conflicts" in result.stdout
     assert "at the door: 1 ok, 1 already_checked_in" in result.stdout
+
+
+# --- attendee-supplied text -----------------------------------------------------------------------
+
+FAKE_ADMISSION = "\x1b[2K\r\x1b[32m✔ OK\x1b]0;door\x07 \u202eAlice\x9b1m"
+
+
+def rename_in_database(served: Served, holder: Holder, name: str) -> None:
+    """Store `name` as it is, bypassing the API's input checks: the door must defend itself."""
+    connection = sqlite3.connect(Path(served.env["EVENTDESK_DATA_DIR"]) / "eventdesk.sqlite3")
+    try:
+        with connection:
+            connection.execute("UPDATE attendees SET name = ? WHERE id = ?", (name, holder.id))
+    finally:
+        connection.close()
+
+
+def test_a_name_with_terminal_escapes_cannot_make_a_refusal_look_accepted(tmp_path, home):
+    env, admin = prepare_server(tmp_path / "server")
+    with gunicorn_server(env) as base:
+        server = Served(base, env, admin)
+        anna = server.register(ANNA)
+        rename_in_database(server, anna, FAKE_ADMISSION)
+        cli_env = door_env(home, base, server.device("Door A"))
+        eventdesk(cli_env, "door", "sync")
+    cli_env["EVENTDESK_SERVER"] = dead_address()
+
+    piped = eventdesk(cli_env, "door", "scan", "--list", "Matchmaking", input=anna.payload + "\n")
+    terminal = CliRunner().invoke(
+        cli, ["door", "scan", "--list", "Matchmaking"], input=anna.payload + "\n", env=cli_env, color=True
+    )
+    as_json = scan_json(cli_env, anna.payload, list_name="Matchmaking")
+
+    refusal = (
+        "✘ NOT ON LIST  ✔ OK Alice — Flanders Photonics Cluster (cluster manager) — "
+        "not admitted through Matchmaking: not on this list"
+    )
+    assert piped.exit_code == 0 and terminal.exit_code == 0
+    assert piped.stdout == refusal + "\n"
+    assert terminal.stdout == click.style(refusal, fg="red", bold=True) + "\n"  # Eventdesk's colours only
+    assert as_json[0]["result"] == "not_on_list"
+    assert as_json[0]["attendee"]["name"] == FAKE_ADMISSION  # data kept whole for scripts, escaped as JSON

@@ -117,7 +117,7 @@ def test_door_bundle_holds_keys_lists_roster_revocations_and_presence(client, db
     response = client.get(BUNDLE, headers=door)
 
     assert response.status_code == 200
-    assert response.headers["Cache-Control"] == "private, no-cache"
+    assert response.headers["Cache-Control"] == "no-store"  # personal data: in no cache at all
     assert response.get_json() == {
         "event": EVENT,
         "timezone": "Europe/Brussels",

@@ -422,7 +422,9 @@ def test_spec_documents_the_feeds(client):
 PROXIED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "calendar.example.org"}
 
 
-def test_forwarded_scheme_and_host_reach_the_urls_and_the_etag(client):
+def test_forwarded_scheme_and_host_reach_the_urls_and_the_etag_behind_a_trusted_proxy(tmp_path, loaded_template):
+    shutil.copy(loaded_template, tmp_path / "eventdesk.sqlite3")
+    client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "TRUSTED_PROXIES": 1}).test_client()
     direct = _get(client, OPENING)
 
     proxied = _get(client, OPENING, headers=PROXIED)
@@ -440,11 +442,8 @@ def test_forwarded_scheme_and_host_reach_the_urls_and_the_etag(client):
     assert again.data == direct.data
 
 
-def test_forwarded_headers_are_ignored_with_no_trusted_proxy(tmp_path, loaded_template):
-    shutil.copy(loaded_template, tmp_path / "eventdesk.sqlite3")
-    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "TRUSTED_PROXIES": 0})
-
-    response = _get(app.test_client(), OPENING, headers=PROXIED)
+def test_forwarded_headers_are_ignored_by_default(client):
+    response = _get(client, OPENING, headers=PROXIED)
 
     url = str(Calendar.from_ical(response.data).walk("VEVENT")[0]["URL"])
     assert url == f"http://localhost{API}/sessions/opening-plenary"

@@ -25,6 +25,7 @@ from flask import Response, current_app, request
 from werkzeug.http import http_date
 
 from server import db as database
+from server.urls import public_base_url
 
 _MIN_GZIP_BYTES = 1024
 JSON = "application/json"
@@ -88,12 +89,11 @@ def _cache() -> ResponseCache:
 def request_key(*, per_origin: bool = False) -> str:
     """The path and the query in a canonical order, so equal requests share an entry.
 
-    With `per_origin`, the scheme, host and script root the client reached come first (as
-    ProxyFix sets them): for bodies that embed absolute URLs. Read from the WSGI fields
-    directly: request.url_root rebuilds and re-quotes a URL on every call.
+    With `per_origin`, the server's public base URL comes first (server.urls): for bodies that
+    embed absolute URLs.
     """
     query = urlencode(sorted(request.args.items(multi=True))) if request.environ.get("QUERY_STRING") else ""
-    origin = f"{request.scheme}://{request.host}{request.script_root}" if per_origin else ""
+    origin = public_base_url() if per_origin else ""
     return f"{origin}{request.path}?{query}"
 
 

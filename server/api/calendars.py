@@ -17,6 +17,7 @@ from server.api.caching import Representation, cached
 from server.api.common import error_model
 from server.api.sessions import _FILTER_DOCS
 from server.db_app import get_db
+from server.urls import public_base_url
 
 ns = Namespace(
     "calendars",
@@ -42,7 +43,7 @@ def _render(
         tracks={track["id"]: track for track in programme.list_tracks(db, row)},
         sessions=sessions,
         name=name,
-        base_url=request.url_root.rstrip("/"),
+        base_url=public_base_url(),
         refresh_seconds=current_app.config["CALENDAR_REFRESH_SECONDS"],
         extra_events=extra_events,
     )

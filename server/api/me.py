@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import current_app, g, request
+from flask import current_app, g
 from flask_restx import Namespace, Resource
 
 from server import attendees, keys, schedules
@@ -13,6 +13,7 @@ from server.api.common import error_model, model
 from server.api.security import attendee_required
 from server.db_app import get_db
 from server.qr import qr_svg
+from server.urls import public_base_url
 
 ns = Namespace("me", description="The attendee's own data (personal API token)", path="/me")
 error = error_model(ns)
@@ -97,8 +98,8 @@ def _secret() -> bytes:
 
 
 def subscription(token: str, name: str) -> dict:
-    """The ways to subscribe to a feed, using the scheme and host the client reached us by."""
-    https = f"{request.url_root}api/v1/calendars/{token}.ics"
+    """The ways to subscribe to a feed, at the server's public address (see server.urls)."""
+    https = f"{public_base_url()}/api/v1/calendars/{token}.ics"
     webcal = "webcal://" + https.split("://", 1)[1]
     return {
         "https": https,
