@@ -3,7 +3,7 @@
 The answers that come from the request pipeline rather than from a resource are true of
 every operation of a kind, so they are documented here once: an unknown path parameter (404),
 a token that is missing or lacks the role (401, 403), a body that is malformed or too large
-(400, 413), a query parameter that cannot be read (400), and the JSON error that a calendar or
+(400, 413), a query parameter or Host header that cannot be read (400), and the JSON error that a calendar or
 image route sends instead of its usual media type.
 """
 
@@ -13,7 +13,7 @@ from server import contract
 
 ERROR = {"$ref": "#/definitions/Error"}
 _ANSWERS = {
-    "400": "Malformed request: a parameter or the body cannot be read or has the wrong shape",
+    "400": "Malformed request: the Host header, a parameter or the body cannot be read or has the wrong shape",
     "401": "No token, or one that is unknown or revoked (WWW-Authenticate: Bearer)",
     "403": "The token's role or event does not allow this",
     "404": "An unknown event or item in the path",
@@ -47,7 +47,7 @@ def _add_named_models(spec: dict) -> None:
 def _add_pipeline_answers(method: str, operation: dict, shared: list[dict]) -> None:
     parameters = shared + operation.get("parameters", [])
     answers = operation.setdefault("responses", {})
-    wanted = []
+    wanted = ["400"]  # any request: a Host header that is no host name (bad_host)
     if any(parameter["in"] == "path" for parameter in parameters):
         wanted.append("404")
     if operation.get("security"):
