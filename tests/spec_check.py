@@ -109,7 +109,12 @@ def _definitions() -> dict:
 
 
 def _validation_form(schema: object) -> object:
-    """Swagger 2.0's `x-nullable: true` as JSON Schema's "or null"."""
+    """Swagger 2.0's `x-nullable: true` as JSON Schema's "or null".
+
+    Written here again on purpose, not imported from server.contract: the check reads the
+    published spec as an outside client would, so a mistake in the server's reading of its
+    own declarations cannot hide itself.
+    """
     if isinstance(schema, list):
         return [_validation_form(item) for item in schema]
     if not isinstance(schema, dict):
