@@ -39,6 +39,9 @@ def _create_key(db: sqlite_utils.Database, event: dict, keys_dir: Path) -> str:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(pem)
+        handle.flush()
+        os.fsync(handle.fileno())
+    database.fsync_directory(path.parent)  # on disk before the row naming the key commits (and is fsynced)
     db.conn.execute(
         "INSERT INTO ticket_keys (event_id, kid, public_key, created_at) VALUES (?, ?, ?, ?)",
         (event["id"], kid, base64.b64encode(public).decode("ascii"), clock.utc_stamp()),
