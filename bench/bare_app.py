@@ -75,10 +75,10 @@ SCANS = """CREATE TABLE IF NOT EXISTS scans (
 )"""
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
+def connect(path: str | Path, synchronous: str = SYNCHRONOUS) -> sqlite3.Connection:
     """A connection as server/db.py connect() makes one (WAL set on the file, as init-db does)."""
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
-    conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute("PRAGMA journal_mode = WAL")
     return conn
 
@@ -88,8 +88,10 @@ def create_write_app() -> Flask:
 
     The database is EVENTDESK_BENCH_DB (made here, before gunicorn forks); each worker opens
     its own connection on its first request and keeps it, as server/db_app.py does.
+    EVENTDESK_BENCH_SYNCHRONOUS, when set, replaces the server's setting (to show what it costs).
     """
     path = os.environ["EVENTDESK_BENCH_DB"]
+    synchronous = os.environ.get("EVENTDESK_BENCH_SYNCHRONOUS", SYNCHRONOUS)
     with contextlib.closing(connect(path)) as conn:
         conn.execute(SCANS)
     held: dict[int, sqlite3.Connection] = {}
@@ -102,7 +104,7 @@ def create_write_app() -> Flask:
     @app.post("/<path:_path>")
     def insert(_path: str) -> tuple[dict, int]:
         scan = request.get_json()
-        conn = held.get(os.getpid()) or held.setdefault(os.getpid(), connect(path))
+        conn = held.get(os.getpid()) or held.setdefault(os.getpid(), connect(path, synchronous))
         conn.execute("BEGIN IMMEDIATE")
         cursor = conn.execute(
             "INSERT INTO scans (scan_id, list, type, payload) VALUES (?, ?, ?, ?)",

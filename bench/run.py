@@ -724,12 +724,20 @@ def _redeem(tmp: Path, data: Path, tokens: Path) -> dict:
         base = servers.enter_context(serve("server:create_app()", tmp, "redeem", **real_env))
         bare_app = "bench.bare_app:create_write_app()"
         bare_base = servers.enter_context(serve(bare_app, tmp, "redeem-bare", "/ready", **bare_env))
+        normal_env = {
+            "EVENTDESK_BENCH_DB": str(tmp / "bare-scans-normal.sqlite3"),
+            "EVENTDESK_BENCH_SYNCHRONOUS": "NORMAL",
+        }
+        normal_base = servers.enter_context(serve(bare_app, tmp, "redeem-bare-normal", "/ready", **normal_env))
         found = ticket_payloads(base, tokens)
         payloads.write_text("\n".join(found) + "\n", encoding="utf-8")
         bundle = fetch(base + DOOR_BUNDLE, auth)
         check(bundle.status == 200, f"GET {DOOR_BUNDLE} answered {bundle.status}")
         run("warm-up", base + CHECKINS, WARMUP)
         run("bare warm-up", bare_base + CHECKINS, WARMUP)
+        run("bare NORMAL warm-up", normal_base + CHECKINS, WARMUP)
+        # What one fsync per commit costs: the bare limit under NORMAL, before and after the series.
+        normal = [run("bare NORMAL 1", normal_base + CHECKINS)]
         rows = bracketed(
             [
                 (f"`POST {CHECKINS}`, run {n}", REDEEM_TARGET, functools.partial(run, f"redeem {n}", base + CHECKINS))
@@ -739,6 +747,7 @@ def _redeem(tmp: Path, data: Path, tokens: Path) -> dict:
                 f"bare limit, INSERT + COMMIT ({n})", run(f"bare {n}", bare_base + CHECKINS), bare_of=CHECKINS
             ),
         )
+        normal.append(run("bare NORMAL 2", normal_base + CHECKINS))
     conn = sqlite3.connect(data / "eventdesk.sqlite3")
     try:
         mix = dict(conn.execute("SELECT result, COUNT(*) FROM scans GROUP BY result ORDER BY COUNT(*) DESC"))
@@ -749,6 +758,7 @@ def _redeem(tmp: Path, data: Path, tokens: Path) -> dict:
     check(sum(mix.values()) >= answered, f"{answered} scans answered, {sum(mix.values())} recorded")
     return {
         "rows": rows,
+        "normal": Load.mean(normal),
         "statuses": statuses,
         "mix": mix,
         "types": kinds,
@@ -920,6 +930,11 @@ class Figures:
 
     def ratio(self, row: Row) -> float:
         return row.load.rps / row.limit
+
+    @staticmethod
+    def limits_of(rows: list[Row]) -> float:
+        """The mean req/s of the bare-limit rows among `rows`."""
+        return statistics.mean(row.load.rps for row in rows if row.bare_of is not None)
 
     def read(self, name_start: str) -> Row:
         return next(row for row in self.reads if row.name.startswith(name_start))
@@ -1253,6 +1268,7 @@ def _door_report(f: Figures) -> list[str]:
         *_load_table(redeem["rows"], f),
         "",
         f"Mean ratio {f.redeem_ratio:.2f}, target ≥ {REDEEM_TARGET}: {mark(f.redeem_ratio, REDEEM_TARGET)}. "
+        f"{_fsync_cost(f)} "
         f"HTTP statuses (from the script): {statuses}. Results recorded in the server's scans table over "
         f"the whole run, warm-up included: {mix} (by type: {kinds}).",
         "",
@@ -1308,13 +1324,24 @@ def _door_report(f: Figures) -> list[str]:
     ]
 
 
+def _fsync_cost(f: Figures) -> str:
+    """What synchronous=FULL costs, from the same bare limit run under NORMAL (the setting before)."""
+    normal, bare = f.doors["redeem"]["normal"].rps, f.limits_of(f.doors["redeem"]["rows"])
+    redeem = statistics.mean(row.load.rps for row in f.redeems)
+    return (
+        f"The same bare limit under synchronous=NORMAL (the server's setting before FULL; run once before "
+        f"and once after the series above) averaged {normal:,.0f} req/s: under {SYNCHRONOUS} the bare limit "
+        f"ran at {bare / normal:.2f} of that, and redeeming at {redeem / normal:.2f}."
+    )
+
+
 def _door_meanings(f: Figures) -> list[str]:
     """The door check-in bullets of 'What the numbers mean'."""
     checks, bundle, whole = f.doors["check"], f.doors["bundle"], f.bundles["whole bundle"]
     failures = f.failures()
     return [
         f"- Redeeming a scan ran at {f.redeem_ratio:.2f} of the rate of one bare INSERT + COMMIT per request "
-        f"(target {REDEEM_TARGET}).",
+        f"(target {REDEEM_TARGET}), both with synchronous={SYNCHRONOUS}. {_fsync_cost(f)}",
         f"- Checking a scan offline took {checks['check'].median_us:.0f} µs, "
         f"{checks['check'].median_us / checks['bare'].median_us:.2f}× the Ed25519 verify alone.",
         f"- The whole door bundle for {ATTENDEE_COUNTS[-1]:,} attendees took {whole.median_ms('identity'):,.0f} ms "
