@@ -3,12 +3,14 @@
 The machines this runs on are small, shared and noisy, so absolute figures mean little.
 Every figure is reported as a ratio to a limit measured in the same run:
   * HTTP reads against bench/bare_app.py, Flask answering with each endpoint's own bytes from
-    memory under the same gunicorn config as `make run` (server/gunicorn_conf.py);
+    memory (a revalidation: the same 304, headers and all) under the same gunicorn config as
+    `make run` (server/gunicorn_conf.py);
   * loading a programme file against bench/raw_sqlite.py, plain sqlite3 writing the same rows;
   * importing attendees against bench/raw_attendees.py, plain sqlite3 writing the same rows;
   * personal-feed and bookmark latency with 100,000 attendees against the same with 1,000;
   * redeeming scans (`POST /checkins`, wrk with bench/redeem.lua) against bench/bare_app.py's
-    write limit, Flask doing one SQLite INSERT and COMMIT per request under the same config;
+    write limit, Flask doing one SQLite INSERT and COMMIT per request under the same config and
+    the server's synchronous setting (and, to show what that costs, under NORMAL);
   * checking one scan offline, as a door does with its bundle, against the Ed25519 verify alone,
     and the door bundle of 100,000 attendees against plain sqlite3 + json.dumps (bench/door.py).
 Servers bind 127.0.0.1 only, and are stopped on the way out, even on error.

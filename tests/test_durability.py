@@ -241,6 +241,11 @@ def write_load(base: str, setup: Setup, loader: int, acknowledged: Acknowledged,
 
 
 def test_kill_9_during_a_write_load_loses_no_acknowledged_write(data_dir, setup):
+    """SIGKILL to gunicorn's whole process group mid-load, then a restart on the same directory.
+
+    This is the crash a test can make; it held under NORMAL too. A power cut, which NORMAL does
+    not survive and FULL does, cannot be simulated here: the setting's own tests cover that.
+    """
     env = server_env(data_dir, EVENTDESK_NOW=NOW, WEB_CONCURRENCY="2")
     acknowledged, stop = Acknowledged(), threading.Event()
     with killable_server(env) as (base, server):
