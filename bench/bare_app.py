@@ -4,10 +4,13 @@ bench/run.py serves it with the same gunicorn config as the real server, so the 
 the two is what Eventdesk's own request path costs (routing in flask-restx, the database
 snapshot and version check, the token lookup, the cache lookup, conditional headers), nothing
 else. Each path answers with the bytes and Content-Type the real endpoint answered there, so
-every endpoint is compared with sending its own body.
+every endpoint is compared with sending its own body. A path given the headers of its 304 also
+answers that 304 (the same status and headers, no body) when If-None-Match is the ETag among
+them, so a revalidation is held to a bare revalidation, not to sending the whole body.
 
 `create_write_app` is the limit for a write (redeeming a scan): Flask parsing the JSON body
-and doing one SQLite INSERT and COMMIT, with the server's connection settings.
+and doing one SQLite INSERT and COMMIT, with the server's connection settings (its
+synchronous setting, from server/db.py itself, so the limit pays the same fsync per commit).
 """
 
 from __future__ import annotations
@@ -20,16 +23,22 @@ from pathlib import Path
 
 from flask import Flask, Response, request
 
-INDEX = "index.json"  # {"/path?query": ["file name", "Content-Type"], ...} in the bodies directory
+from server.db import SYNCHRONOUS
+
+# {"/path?query": ["file name", "Content-Type", {headers of its 304} or null], ...} in the bodies directory
+INDEX = "index.json"
 
 
-def write_bodies(directory: Path, bodies: dict[str, tuple[bytes, str]]) -> None:
-    """Store `bodies` ({path with query: (bytes, Content-Type)}) where create_app reads them."""
+def write_bodies(
+    directory: Path, bodies: dict[str, tuple[bytes, str]], not_modified: dict[str, dict[str, str]] | None = None
+) -> None:
+    """Store `bodies` ({path with query: (bytes, Content-Type)}) where create_app reads them, and
+    `not_modified` ({path with query: the headers of its 304, ETag included}) for revalidations."""
     directory.mkdir(parents=True, exist_ok=True)
     index = {}
     for n, (path, (body, content_type)) in enumerate(bodies.items()):
         (directory / f"body-{n}").write_bytes(body)
-        index[path] = [f"body-{n}", content_type]
+        index[path] = [f"body-{n}", content_type, (not_modified or {}).get(path)]
     (directory / INDEX).write_text(json.dumps(index, indent=1), encoding="utf-8")
 
 
@@ -38,9 +47,10 @@ def create_app() -> Flask:
     directory = Path(os.environ["EVENTDESK_BENCH_BODIES"])
     index = json.loads((directory / INDEX).read_text(encoding="utf-8"))
     answers = {}
-    for key, (name, content_type) in index.items():
+    for key, (name, content_type, headers_304) in index.items():
         path, _, query = key.partition("?")
-        answers[path, query.encode("ascii")] = ((directory / name).read_bytes(), content_type)
+        etag = headers_304["ETag"] if headers_304 else None
+        answers[path, query.encode("ascii")] = ((directory / name).read_bytes(), content_type, etag, headers_304)
     app = Flask(__name__)
 
     @app.get("/", defaults={"path": ""})
@@ -49,7 +59,10 @@ def create_app() -> Flask:
         found = answers.get((request.path, request.query_string))
         if found is None:
             return Response(status=404)
-        return Response(found[0], content_type=found[1])
+        body, content_type, etag, headers_304 = found
+        if etag is not None and request.headers.get("If-None-Match") == etag:
+            return Response(status=304, headers=headers_304)
+        return Response(body, content_type=content_type)
 
     return app
 
@@ -62,10 +75,10 @@ SCANS = """CREATE TABLE IF NOT EXISTS scans (
 )"""
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
+def connect(path: str | Path, synchronous: str = SYNCHRONOUS) -> sqlite3.Connection:
     """A connection as server/db.py connect() makes one (WAL set on the file, as init-db does)."""
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
-    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute("PRAGMA journal_mode = WAL")
     return conn
 
@@ -75,8 +88,10 @@ def create_write_app() -> Flask:
 
     The database is EVENTDESK_BENCH_DB (made here, before gunicorn forks); each worker opens
     its own connection on its first request and keeps it, as server/db_app.py does.
+    EVENTDESK_BENCH_SYNCHRONOUS, when set, replaces the server's setting (to show what it costs).
     """
     path = os.environ["EVENTDESK_BENCH_DB"]
+    synchronous = os.environ.get("EVENTDESK_BENCH_SYNCHRONOUS", SYNCHRONOUS)
     with contextlib.closing(connect(path)) as conn:
         conn.execute(SCANS)
     held: dict[int, sqlite3.Connection] = {}
@@ -89,7 +104,7 @@ def create_write_app() -> Flask:
     @app.post("/<path:_path>")
     def insert(_path: str) -> tuple[dict, int]:
         scan = request.get_json()
-        conn = held.get(os.getpid()) or held.setdefault(os.getpid(), connect(path))
+        conn = held.get(os.getpid()) or held.setdefault(os.getpid(), connect(path, synchronous))
         conn.execute("BEGIN IMMEDIATE")
         cursor = conn.execute(
             "INSERT INTO scans (scan_id, list, type, payload) VALUES (?, ?, ?, ?)",

@@ -5,7 +5,7 @@ Usage: python bench/raw_sqlite.py PROGRAMME.json DATABASE SCHEMA.sql
 bench/run.py times this as a whole process, like `eventdesk-server load-programme`: it
 parses the same file and writes the same rows (event, rooms, tracks, speakers, sessions,
 speaker links and the full-text rows) into the same schema with the same connection
-settings (WAL, foreign keys, synchronous=NORMAL). What it skips is exactly what the real
+settings (WAL, foreign keys, synchronous=FULL). What it skips is exactly what the real
 loader adds: validation, time-zone conversion, diffing against what is stored, the change log.
 """
 
@@ -87,7 +87,7 @@ def open_database(database: str, schema: str) -> sqlite3.Connection:
     """A new database with the schema, and the connection settings the server uses."""
     conn = sqlite3.connect(database, isolation_level=None)
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA synchronous = FULL")  # server/db.py SYNCHRONOUS (not imported: it would time sqlite_utils)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.executescript(Path(schema).read_text(encoding="utf-8"))
     return conn

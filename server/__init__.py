@@ -71,6 +71,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from server import cli, db_app, web
     from server.api import blueprint
+    from server.revalidation import NotModifiedCache
+
+    app.wsgi_app = NotModifiedCache(app.wsgi_app, app.config["DATABASE"])  # outermost: keys on headers as sent
 
     cli.register(app)
     db_app.init_app(app)

@@ -184,7 +184,10 @@ def import_attendees_command(file: Path, event_slug: str, tokens_out: Path | Non
         _fail(problem)
     finally:
         if handle is not None:
+            handle.flush()
+            os.fsync(handle.fileno())  # the import has committed durably: so must its tokens
             handle.close()
+            database.fsync_directory(tokens_out.absolute().parent)
     click.echo(f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged")
     if tokens_out:
         click.echo(f"{len(result.tokens)} new personal tokens written to {tokens_out}")

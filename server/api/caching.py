@@ -25,6 +25,7 @@ from flask import Response, current_app, request
 from werkzeug.http import http_date
 
 from server import db as database
+from server.revalidation import REUSABLE
 from server.urls import public_base_url
 
 _MIN_GZIP_BYTES = 1024
@@ -138,6 +139,7 @@ def conditional_response(representation: Representation, *, private: bool = Fals
         "Cache-Control": "private, no-cache" if private else _cache_control(),
     }
     if _not_modified(representation):
+        request.environ[REUSABLE] = True  # a function of the request and the database: the same again is kept
         return Response(status=304, headers=headers, content_type=representation.media_type)
     if representation.last_modified is not None:
         headers["Last-Modified"] = http_date(representation.last_modified)
