@@ -14,9 +14,12 @@ __version__ = "0.1.0"
 
 def create_app(test_config: dict | None = None) -> Flask:
     """The app factory: defaults, then `EVENTDESK_*` environment, then the test dict."""
-    from flask import Flask
+    from server.web import EventdeskFlask
 
-    app = Flask(__name__)
+    app = EventdeskFlask(__name__)
+    from server.urls import StorableInt
+
+    app.url_map.converters["int"] = StorableInt  # before any route is added
     data_dir = Path(os.environ.get("EVENTDESK_DATA_DIR", "instance")).resolve()
     app.config.from_mapping(
         DATA_DIR=str(data_dir),
@@ -59,7 +62,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies, x_prefix=proxies
         )
-    app.before_request(urls.refuse_bad_host)
 
     from server import keys
 
@@ -69,10 +71,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     if secret is not None:
         app.extensions["eventdesk_secret"] = secret
 
-    from server import cli, db_app, web
+    from server import cli, db_app, headers, web
     from server.api import blueprint
     from server.revalidation import NotModifiedCache
 
+    headers.init_app(app)
     app.wsgi_app = NotModifiedCache(app.wsgi_app, app.config["DATABASE"])  # outermost: keys on headers as sent
 
     cli.register(app)

@@ -72,24 +72,28 @@ def properties(name: str, *, body: str | None = None) -> dict[str, dict]:
 # --- the schemas derived from them -----------------------------------------------------------
 
 
-def _ref_name(ref: str) -> str:
-    return ref.rsplit("/", 1)[-1]
-
-
+@cache
 def model_schemas() -> dict[str, dict]:
     """Every model the spec may name, as Swagger 2.0 JSON Schema (internal annotations removed)."""
+    return {name: _published(schema) for name, schema in declarations_with_bodies().items()}
+
+
+@cache
+def declarations_with_bodies() -> dict[str, dict]:
+    """Each declaration's models: a response, and for an item its Input and Patch bodies.
+
+    Private keys are kept (x-text drives validation); model_schemas() publishes them without.
+    """
     models = {}
     for name, schema in declarations().items():
         role = schema.get("x-role")
         if role == "input":
-            models[name] = _published(_body_schema(schema, schema["properties"], schema.get("required", [])))
+            models[name] = _body_schema(schema, schema["properties"], schema.get("required", []))
             continue
-        models[name] = _published(_response_schema(schema))
+        models[name] = _response_schema(schema)
         if role == "item":
-            models[f"{name}Input"] = _published(
-                _body_schema(schema, properties(name, body="create"), schema.get("required", []))
-            )
-            models[f"{name}Patch"] = _published(_body_schema(schema, properties(name, body="patch"), []))
+            models[f"{name}Input"] = _body_schema(schema, properties(name, body="create"), schema.get("required", []))
+            models[f"{name}Patch"] = _body_schema(schema, properties(name, body="patch"), [])
     return models
 
 
@@ -171,22 +175,6 @@ def _body_validation_schema(name: str) -> dict:
         **_validation_form(schema),
         "definitions": {key: _validation_form(value) for key, value in declarations_with_bodies().items()},
     }
-
-
-@cache
-def declarations_with_bodies() -> dict[str, dict]:
-    """model_schemas() before the private keys are removed (x-text drives validation)."""
-    models = {}
-    for name, schema in declarations().items():
-        role = schema.get("x-role")
-        if role == "input":
-            models[name] = _body_schema(schema, schema["properties"], schema.get("required", []))
-            continue
-        models[name] = _response_schema(schema)
-        if role == "item":
-            models[f"{name}Input"] = _body_schema(schema, properties(name, body="create"), schema.get("required", []))
-            models[f"{name}Patch"] = _body_schema(schema, properties(name, body="patch"), [])
-    return models
 
 
 def _text_rule(validator, kind, instance, schema) -> Iterator:

@@ -12,18 +12,21 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Iterable
 
-from flask import Flask, Response, g, request
+from flask import Flask, request
 
-_ALWAYS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"))
+_ALWAYS = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer")]
 _PERSONAL_PREFIX = "/api/v1/me"
+_NONCE = "eventdesk.csp_nonce"  # in the WSGI environ, where the middleware finds it
 
 
 def csp_nonce() -> str:
     """This response's nonce, for templates: `<script nonce="{{ csp_nonce() }}">`."""
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(16)
-    return g.csp_nonce
+    environ = request.environ
+    if _NONCE not in environ:
+        environ[_NONCE] = secrets.token_urlsafe(16)
+    return environ[_NONCE]
 
 
 def content_security_policy(nonce: str | None) -> str:
@@ -34,17 +37,33 @@ def content_security_policy(nonce: str | None) -> str:
     )
 
 
-def add_headers(response: Response) -> Response:
-    headers = response.headers
-    for name, value in _ALWAYS:
-        headers[name] = value
-    if "Authorization" in request.headers or request.path.startswith(_PERSONAL_PREFIX):
-        headers["Cache-Control"] = "no-store"
-    if response.mimetype == "text/html":
-        headers["Content-Security-Policy"] = content_security_policy(g.get("csp_nonce"))
-    return response
+class ResponseHeaders:
+    """WSGI middleware adding the headers to what the app starts to send.
+
+    A middleware rather than a Flask after_request hook: on a cached read the hook (Flask's
+    bookkeeping, request.headers, response.mimetype) cost ~8% of the request's instructions
+    (callgrind: 60k of 737k), this ~4k. It sits inside the 304 shortcut, so a 304 kept there
+    carries them too.
+    """
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        private = "HTTP_AUTHORIZATION" in environ or environ.get("PATH_INFO", "").startswith(_PERSONAL_PREFIX)
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info=None) -> Callable:
+            if private:
+                headers = [item for item in headers if item[0].lower() != "cache-control"]
+                headers.append(("Cache-Control", "no-store"))
+            headers.extend(_ALWAYS)
+            if any(name.lower() == "content-type" and value.startswith("text/html") for name, value in headers):
+                headers.append(("Content-Security-Policy", content_security_policy(environ.get(_NONCE))))
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)
 
 
 def init_app(app: Flask) -> None:
-    app.after_request(add_headers)
+    app.wsgi_app = ResponseHeaders(app.wsgi_app)
     app.add_template_global(csp_nonce)

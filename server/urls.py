@@ -8,20 +8,23 @@ with EVENTDESK_TRUSTED_PROXIES=N (see create_app).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from flask import current_app, request
+from werkzeug.exceptions import NotFound as HTTPNotFound
+from werkzeug.routing import IntegerConverter
 
+from server.bounds import storable
 from server.errors import ConfigurationError, DomainError
 
 # A DNS name (labels of letters, digits, '-' and '_', as container names use), an IPv4
 # address, or a bracketed IPv6 address; then an optional port.
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
 _HOST = re.compile(rf"(?:\[[0-9A-Fa-f:.]{{2,45}}\]|{_LABEL}(?:\.{_LABEL})*\.?)(?::(\d{{1,5}}))?")
-BAD_HOST_KEY = "eventdesk.bad_host"
-_PLACEHOLDER_HOST = "invalid.invalid"
 
 
 class BadHost(DomainError):
@@ -77,11 +80,11 @@ def public_base_url() -> str:
 
 
 class HostGuard:
-    """WSGI middleware: a Host the server cannot route with becomes a 400, never a 500.
+    """WSGI middleware: a Host the server cannot route with is answered 400 here, never a 500.
 
     Werkzeug fails deep inside routing (IDNA encoding of "..") before any handler runs, so the
-    bad value is set aside here and a harmless placeholder routes the request to `refuse_bad_host`,
-    which answers in the one error shape. It sits inside ProxyFix, so a forwarded host is checked too.
+    answer is made here, in the one error shape. It sits inside ProxyFix, so a forwarded host is
+    checked too. Hosts repeat, so each one's verdict is kept (a few hundred at most).
     """
 
     def __init__(self, app: Callable[[dict, Callable], Iterable[bytes]]) -> None:
@@ -89,16 +92,28 @@ class HostGuard:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         host = environ.get("HTTP_HOST")
-        if host is not None and not valid_host(host):
-            environ[BAD_HOST_KEY] = host
-            environ["HTTP_HOST"] = _PLACEHOLDER_HOST
-        return self.app(environ, start_response)
-
-
-def refuse_bad_host() -> None:
-    """before_request: answer 400 for a Host that HostGuard set aside."""
-    if BAD_HOST_KEY in request.environ:
-        raise BadHost(
-            f"the Host header {request.environ[BAD_HOST_KEY][:100]!r} is not a host name, address or port",
+        if host is None or _known_good_host(host):
+            return self.app(environ, start_response)
+        problem = BadHost(
+            f"the Host header {host[:100]!r} is not a host name, address or port",
             fields={"Host": "expected a name such as agenda.example.org or 127.0.0.1:5000"},
         )
+        body = json.dumps(problem.to_dict()).encode()
+        start_response("400 BAD REQUEST", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+@lru_cache(maxsize=256)
+def _known_good_host(host: str) -> bool:
+    return valid_host(host)
+
+
+class StorableInt(IntegerConverter):
+    """The `<int:...>` of every route: a number SQLite cannot store names nothing, so it is a 404
+    here rather than an OverflowError in a query (a 500), at no cost to other requests."""
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if not storable(number):
+            raise HTTPNotFound(description=f"no item numbered {value[:40]}: numbers stop at 2^63-1")
+        return number

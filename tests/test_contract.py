@@ -94,11 +94,12 @@ def room_with_floor(monkeypatch):
     """The Room declaration with one more field, as a developer would add it."""
     room = contract.declarations()["Room"]
     monkeypatch.setitem(room["properties"], "floor", {"type": "integer", "minimum": -5, "maximum": 200})
-    contract.validator.cache_clear()
-    contract.declarations_with_bodies.cache_clear()
+    derived = (contract.validator, contract.declarations_with_bodies, contract.model_schemas)
+    for cached in derived:
+        cached.cache_clear()
     yield
-    contract.validator.cache_clear()
-    contract.declarations_with_bodies.cache_clear()
+    for cached in derived:
+        cached.cache_clear()
 
 
 def test_a_new_field_is_checked_from_its_declaration_alone(room_with_floor):

@@ -190,19 +190,20 @@ def test_a_body_that_is_not_utf8_is_invalid_input(app, client, door):
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "field"),
+    ("method", "path", "number"),
     [
-        ("post", f"{API}/checkins/{2**63}/undo", "scan"),
-        ("post", f"{API}/checkins/{2**64 + 5}/undo", "scan"),
-        ("delete", f"{API}/devices/{2**63}", "device_id"),
+        ("post", f"{API}/checkins/{2**63}/undo", 2**63),
+        ("post", f"{API}/checkins/{2**64 + 5}/undo", 2**64 + 5),
+        ("delete", f"{API}/devices/{2**63}", 2**63),
     ],
 )
-def test_an_id_in_the_path_past_sqlites_integers_is_not_found_naming_it(app, client, admin, method, path, field):
+def test_an_id_in_the_path_past_sqlites_integers_is_not_found_naming_it(app, client, admin, method, path, number):
     before = snapshot(app.config["DATABASE"])
 
     response = getattr(client, method)(path, headers=admin)
 
-    assert_error(response, 404, "not_found", field=field)
+    message = assert_error(response, 404, "not_found")["message"]
+    assert f"no item numbered {number}" in message and "2^63-1" in message
     assert snapshot(app.config["DATABASE"]) == before
 
 
