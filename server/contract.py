@@ -7,12 +7,12 @@ What stays in code is normalisation (named here, applied by name) and cross-fiel
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field as dataclass_field
+from datetime import date
 from functools import cache
 from importlib import resources
 
@@ -58,8 +58,15 @@ def item_kinds() -> list[str]:
 
 def properties(name: str, *, body: str | None = None) -> dict[str, dict]:
     """The properties of a definition: a response's, or a body's (`body` "create" or "patch")."""
+    return dict(_properties(name, body))
+
+
+@cache
+def _properties(name: str, body: str | None) -> dict[str, dict]:
     schema = declarations()[name]
     if body is None:
+        return dict(schema["properties"])
+    if body == "input":
         return dict(schema["properties"])
     chosen = {}
     for field, spec in schema["properties"].items():
@@ -177,20 +184,27 @@ def _body_validation_schema(name: str) -> dict:
     }
 
 
+def text_problem(kind: str, value: str) -> str | None:
+    """What is wrong with `value` as text of this kind (x-text), or None."""
+    if kind == "any":
+        return None
+    if kind == "multiline":
+        bad = _CONTROL.search(value.replace("\r\n", "\n"))
+    else:
+        bad = _CONTROL.search(value) or _LINE_BREAKS.search(value)
+    if bad:
+        where = "a line break" if bad.group() in "\t\n\r\u2028\u2029" else "a control character"
+        return f"must not contain {where} (U+{ord(bad.group()):04X})"
+    if kind == "name" and value and not has_visible_character(value):
+        return "must contain a visible character"
+    return None
+
+
 def _text_rule(validator, kind, instance, schema) -> Iterator:
     from jsonschema import ValidationError
 
-    if not isinstance(instance, str) or kind == "any":
-        return
-    if kind == "multiline":
-        bad = _CONTROL.search(instance.replace("\r\n", "\n"))
-    else:
-        bad = _CONTROL.search(instance) or _LINE_BREAKS.search(instance)
-    if bad:
-        where = "a line break" if bad.group() in "\t\n\r\u2028\u2029" else "a control character"
-        yield ValidationError(f"must not contain {where} (U+{ord(bad.group()):04X})")
-    elif kind == "name" and instance and not has_visible_character(instance):
-        yield ValidationError("must contain a visible character")
+    if isinstance(instance, str) and (problem := text_problem(kind, instance)):
+        yield ValidationError(problem)
 
 
 def _strict_pattern(validator, pattern, instance, schema) -> Iterator:
@@ -264,12 +278,60 @@ class Problems:
 
 
 def problems(name: str, data: object, prefix: str = "") -> Problems:
-    """Every problem of `data` as the body `name`, keyed by field path (`speakers.0.role`)."""
+    """Every problem of `data` as the body `name`, keyed by field path (`speakers[0].role`).
+
+    A body is first tried against a compiled validator (fastjsonschema), which says only yes
+    or no but takes ~3 µs where jsonschema takes ~60: an import of 100,000 attendees checks
+    every row. Only a refused body goes through jsonschema, for every problem by name.
+    """
+    from fastjsonschema import JsonSchemaException
+
     found = Problems()
+    try:
+        _fast_validator(name)(data)
+        return found
+    except JsonSchemaException:
+        pass
     for problem in validator(name).iter_errors(data):
         for path, message, shape in _describe(problem, prefix):
             (found.shape if shape else found.values).setdefault(path, message)
     return found
+
+
+@cache
+def _fast_validator(name: str) -> Callable[[object], object]:
+    import fastjsonschema
+
+    formats = {f"eventdesk-{kind}": _text_format(kind) for kind in _LINE_LIMITS}
+    formats["date"] = _is_date
+    return fastjsonschema.compile(_fast_form(_body_validation_schema(name)), formats=formats, use_default=False)
+
+
+def _text_format(kind: str) -> Callable[[str], bool]:
+    return lambda value: text_problem(kind, value) is None
+
+
+def _is_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+        return len(value) == 10
+    except ValueError:
+        return False
+
+
+def _fast_form(schema: object) -> object:
+    """The validation schema in fastjsonschema's terms: x-text as a format, "$" as "\\Z"."""
+    if isinstance(schema, list):
+        return [_fast_form(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {key: _fast_form(value) for key, value in schema.items() if key != "x-text"}
+    if "x-text" in schema:
+        result["format"] = f"eventdesk-{schema['x-text']}"
+    pattern = result.get("pattern")
+    if isinstance(pattern, str) and pattern.endswith("$"):
+        result["pattern"] = pattern[:-1] + "\\Z"
+    return result
 
 
 def _describe(problem, prefix: str) -> list[tuple[str, str, bool]]:
@@ -352,16 +414,15 @@ NORMALISERS: dict[str, Callable[[str], object]] = {
 
 def normalised(name: str, data: dict, *, body: str) -> dict:
     """`data` with each declared string normalised (strip, upper...) before it is validated."""
-    props = properties(name, body=body)
+    props = _properties(name, body)
     result = dict(data)
-    for field, spec in props.items():
-        value = result.get(field)
-        if isinstance(value, str):
-            for step in spec.get("x-normalise", ()):
-                value = NORMALISERS[step](value)
-                if not isinstance(value, str):
-                    break
-            result[field] = value
+    for field, value in data.items():
+        steps = props[field].get("x-normalise", ()) if field in props else ()
+        for step in steps:
+            if not isinstance(value, str):
+                break
+            value = NORMALISERS[step](value)
+        result[field] = value
     return result
 
 
@@ -374,10 +435,8 @@ def check_body(name: str, data: object, *, body: str = "create", prefix: str = "
     """
     if not isinstance(data, dict):
         return {}, Problems(shape={prefix.rstrip(".") or "body": "must be an object"})
-    if body == "input":
-        props = declarations()[name]["properties"]
-    else:
-        props = properties(name, body=body)
+    props = _properties(name, body)
+    if body != "input":
         data = normalised(name, data, body=body)
     found = problems(_body_model_name(name, body), data, prefix)
     values = {}
@@ -385,7 +444,8 @@ def check_body(name: str, data: object, *, body: str = "create", prefix: str = "
         if field_name in data:
             values[field_name] = data[field_name]
         elif body != "patch" and "default" in spec:
-            values[field_name] = copy.deepcopy(spec["default"])
+            default = spec["default"]  # flat: a string, number, bool or list of them
+            values[field_name] = list(default) if isinstance(default, list) else default
     return values, found
 
 

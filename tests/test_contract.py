@@ -94,7 +94,13 @@ def room_with_floor(monkeypatch):
     """The Room declaration with one more field, as a developer would add it."""
     room = contract.declarations()["Room"]
     monkeypatch.setitem(room["properties"], "floor", {"type": "integer", "minimum": -5, "maximum": 200})
-    derived = (contract.validator, contract.declarations_with_bodies, contract.model_schemas)
+    derived = (
+        contract.validator,
+        contract._fast_validator,
+        contract.declarations_with_bodies,
+        contract.model_schemas,
+        contract._properties,
+    )
     for cached in derived:
         cached.cache_clear()
     yield
@@ -237,3 +243,81 @@ def test_spec_documents_json_errors_on_calendar_and_image_routes(spec):
 
     assert len(binary) >= 5
     assert all("application/json" in op["produces"] and "404" in op["responses"] for op in binary)
+
+
+@pytest.mark.parametrize(
+    ("model", "body"),
+    [
+        ("RoomInput", {"id": "annex", "name": "Annex"}),
+        ("RoomInput", {"id": "annex\n", "name": "Annex"}),
+        ("RoomInput", {"id": "annex", "name": "Annex", "capacity": None}),
+        ("RoomInput", {"id": "annex", "name": "Annex", "capacity": 2**63}),
+        ("RoomInput", {"id": "annex", "name": "\u200b"}),
+        ("RoomInput", {"id": "annex", "name": "An\x1bnex"}),
+        ("RoomPatch", {"position": True}),
+        (
+            "SessionInput",
+            {
+                "id": "s",
+                "title": "T",
+                "type": "plenary",
+                "start": "x",
+                "end": "y",
+                "speakers": [{"id": "a", "role": "chair"}],
+            },
+        ),
+        (
+            "SessionInput",
+            {
+                "id": "s",
+                "title": "T",
+                "type": "plenary",
+                "start": "x",
+                "end": "y",
+                "speakers": [{"id": "a", "role": "boss"}],
+            },
+        ),
+        ("SessionPatch", {"abstract": "two\r\nlines\tok"}),
+        ("SessionPatch", {"room": None, "track": 5}),
+        (
+            "EventInput",
+            {
+                "slug": "e",
+                "title": "E",
+                "timezone": "Europe/Brussels",
+                "start_date": "2014-10-20",
+                "end_date": "2014-13-40",
+            },
+        ),
+        (
+            "EventInput",
+            {
+                "slug": "e",
+                "title": "E",
+                "timezone": "Europe/Brussels",
+                "start_date": "2014-10-20",
+                "end_date": "2014-10-21",
+                "previous_editions": [{"year": 2012, "city": "Vienna"}],
+            },
+        ),
+        ("AttendeeInput", {"name": "Zoe", "email": "zoe@example.org", "category": "press"}),
+        ("AttendeeInput", {"name": "Zoe", "email": "zoe@example.org\n", "category": "press"}),
+        ("ScanBatch", {"scans": [{"payload": "\x00x", "list": "l", "scan_id": "1", "scanned_at": "t"}]}),
+        ("ScanBatch", {"scans": [{"payload": "x", "list": "l", "scan_id": {"x": 1}}]}),
+        ("CheckinListPatch", {"categories": ["press", "staff"]}),
+        ("CheckinListPatch", {"categories": [{}]}),
+    ],
+)
+def test_the_compiled_check_and_the_full_check_agree(model, body):
+    """The fast yes/no (fastjsonschema) must refuse exactly what the named problems (jsonschema) refuse."""
+    from fastjsonschema import JsonSchemaException
+
+    try:
+        contract._fast_validator(model)(body)
+        fast_accepts = True
+    except JsonSchemaException:
+        fast_accepts = False
+
+    full_accepts = not list(contract.validator(model).iter_errors(body))
+
+    assert fast_accepts == full_accepts
