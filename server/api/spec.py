@@ -36,12 +36,12 @@ def complete(spec: dict) -> dict:
 def _add_named_models(spec: dict) -> None:
     """flask-restx follows only its own fields; declared models name each other by $ref."""
     definitions, declared = spec.setdefault("definitions", {}), contract.model_schemas()
-    wanted = _refs(definitions) + _refs(spec.get("paths", {})) + ["Error"]
+    wanted = contract.named_models(definitions) + contract.named_models(spec.get("paths", {})) + ["Error"]
     while wanted:
         name = wanted.pop()
         if name not in definitions:
             definitions[name] = declared[name]
-            wanted += _refs(declared[name])
+            wanted += contract.named_models(declared[name])
 
 
 def _add_pipeline_answers(method: str, operation: dict, shared: list[dict]) -> None:
@@ -64,13 +64,3 @@ def _add_pipeline_answers(method: str, operation: dict, shared: list[dict]) -> N
     produces = operation.get("produces")
     if produces and "application/json" not in produces:
         operation["produces"] = [*produces, "application/json"]  # errors are JSON on every route
-
-
-def _refs(schema: object) -> list[str]:
-    """The names of the definitions a schema refers to, at any depth."""
-    if isinstance(schema, dict):
-        found = [schema["$ref"].rsplit("/", 1)[-1]] if isinstance(schema.get("$ref"), str) else []
-        return found + [name for value in schema.values() for name in _refs(value)]
-    if isinstance(schema, list):
-        return [name for value in schema for name in _refs(value)]
-    return []
