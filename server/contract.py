@@ -148,13 +148,22 @@ def _without(spec: dict, keys: tuple[str, ...]) -> dict:
     return {key: value for key, value in spec.items() if key not in keys}
 
 
-def _published(schema: object) -> object:
-    """Swagger 2.0's dialect: no private keys; a $ref with siblings wrapped in allOf."""
+def _rewrite(schema: object, node: Callable[[dict], dict]) -> object:
+    """`schema` with `node` applied to every object in it, innermost first."""
     if isinstance(schema, list):
-        return [_published(item) for item in schema]
+        return [_rewrite(item, node) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    result = {key: _published(value) for key, value in schema.items() if key not in _PRIVATE}
+    return node({key: _rewrite(value, node) for key, value in schema.items()})
+
+
+def _published(schema: object) -> object:
+    """Swagger 2.0's dialect: no private keys; a $ref with siblings wrapped in allOf."""
+    return _rewrite(schema, _published_node)
+
+
+def _published_node(schema: dict) -> dict:
+    result = {key: value for key, value in schema.items() if key not in _PRIVATE}
     if "$ref" in result and len(result) > 1:
         result = {"allOf": [{"$ref": result.pop("$ref")}], **result}
     return result
@@ -165,14 +174,13 @@ def _published(schema: object) -> object:
 
 def _validation_form(schema: object) -> object:
     """The published schema as a draft 4 validator reads it: x-nullable as "or null"."""
-    if isinstance(schema, list):
-        return [_validation_form(item) for item in schema]
-    if not isinstance(schema, dict):
+    return _rewrite(schema, _validation_node)
+
+
+def _validation_node(schema: dict) -> dict:
+    if not schema.get("x-nullable"):
         return schema
-    result = {key: _validation_form(value) for key, value in schema.items() if key != "x-nullable"}
-    if schema.get("x-nullable"):
-        return {"anyOf": [{"type": "null"}, result]}
-    return result
+    return {"anyOf": [{"type": "null"}, {key: value for key, value in schema.items() if key != "x-nullable"}]}
 
 
 def _body_validation_schema(name: str) -> dict:
@@ -338,11 +346,11 @@ def _is_date(value: str) -> bool:
 
 def _fast_form(schema: object) -> object:
     """The validation schema in fastjsonschema's terms: x-text as a format, "$" as "\\Z"."""
-    if isinstance(schema, list):
-        return [_fast_form(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    result = {key: _fast_form(value) for key, value in schema.items() if key != "x-text"}
+    return _rewrite(schema, _fast_node)
+
+
+def _fast_node(schema: dict) -> dict:
+    result = {key: value for key, value in schema.items() if key != "x-text"}
     if "x-text" in schema:
         result["format"] = f"eventdesk-{schema['x-text']}"
     pattern = result.get("pattern")

@@ -12,6 +12,7 @@ from tests.conftest import API, assert_error, snapshot
 from tests.spec_check import SpecMismatch, check_response
 
 SPEC = "/api/v1/swagger.json"
+SESSION_BODY = {"id": "s", "title": "T", "type": "plenary", "start": "x", "end": "y"}
 
 
 @pytest.fixture
@@ -255,28 +256,8 @@ def test_spec_documents_json_errors_on_calendar_and_image_routes(spec):
         ("RoomInput", {"id": "annex", "name": "\u200b"}),
         ("RoomInput", {"id": "annex", "name": "An\x1bnex"}),
         ("RoomPatch", {"position": True}),
-        (
-            "SessionInput",
-            {
-                "id": "s",
-                "title": "T",
-                "type": "plenary",
-                "start": "x",
-                "end": "y",
-                "speakers": [{"id": "a", "role": "chair"}],
-            },
-        ),
-        (
-            "SessionInput",
-            {
-                "id": "s",
-                "title": "T",
-                "type": "plenary",
-                "start": "x",
-                "end": "y",
-                "speakers": [{"id": "a", "role": "boss"}],
-            },
-        ),
+        ("SessionInput", {**SESSION_BODY, "speakers": [{"id": "a", "role": "chair"}]}),
+        ("SessionInput", {**SESSION_BODY, "speakers": [{"id": "a", "role": "boss"}]}),
         ("SessionPatch", {"abstract": "two\r\nlines\tok"}),
         ("SessionPatch", {"room": None, "track": 5}),
         (
