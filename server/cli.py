@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from flask.cli import FlaskGroup, with_appcontext
 
-from server import attendees, auth, create_app, csvsafe, db as database, programme_edit, synthetic
+from server import attendees, auth, create_app, csvsafe, db as database, private_files, programme_edit, synthetic
 from server.db_app import open_for_cli
 from server.errors import DomainError
 from server.programme_file import BUILTIN, builtin_path, load_file
@@ -187,7 +187,7 @@ def import_attendees_command(file: Path, event_slug: str, tokens_out: Path | Non
             handle.flush()
             os.fsync(handle.fileno())  # the import has committed durably: so must its tokens
             handle.close()
-            database.fsync_directory(tokens_out.absolute().parent)
+            private_files.sync_dir(tokens_out.absolute().parent)
     click.echo(f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged")
     if tokens_out:
         click.echo(f"{len(result.tokens)} new personal tokens written to {tokens_out}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field as dataclass_field
 from datetime import date
 from functools import cache
@@ -18,9 +18,9 @@ from importlib import resources
 
 from server.errors import InvalidInput, ValidationError
 
-SQLITE_INTEGERS = (-(2**63), 2**63 - 1)
 # Annotations of ours that the published spec does not carry (x-nullable is Swagger's own).
 _PRIVATE = ("x-hint", "x-role", "x-extends", "x-text", "x-normalise", "x-input", "x-create-only", "x-optional")
+_TEXT_FORMAT = "eventdesk-"  # x-text as a format: eventdesk-line, eventdesk-name...
 _LINE_LIMITS = {"line": 1000, "name": 1000, "multiline": 20000, "any": 20000}
 # C0 and C1 controls, DEL, lone surrogates and the noncharacters U+FFFE/U+FFFF: never text.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
@@ -51,11 +51,6 @@ def declarations() -> dict[str, dict]:
     return found
 
 
-def item_kinds() -> list[str]:
-    """The names of the items a body or file may create (x-role item)."""
-    return [name for name, schema in declarations().items() if schema.get("x-role") == "item"]
-
-
 def properties(name: str, *, body: str | None = None) -> dict[str, dict]:
     """The properties of a definition: a response's, or a body's (`body` "create" or "patch")."""
     return dict(_properties(name, body))
@@ -64,9 +59,7 @@ def properties(name: str, *, body: str | None = None) -> dict[str, dict]:
 @cache
 def _properties(name: str, body: str | None) -> dict[str, dict]:
     schema = declarations()[name]
-    if body is None:
-        return dict(schema["properties"])
-    if body == "input":
+    if body in (None, "input"):  # a response's, or a body that is no item: as declared
         return dict(schema["properties"])
     chosen = {}
     for field, spec in schema["properties"].items():
@@ -173,14 +166,25 @@ def _published_node(schema: dict) -> dict:
 
 
 def _validation_form(schema: object) -> object:
-    """The published schema as a draft 4 validator reads it: x-nullable as "or null"."""
+    """A body's schema as both validators read it (jsonschema and fastjsonschema).
+
+    x-nullable becomes "or null"; x-text a format (text_problem checks it); a pattern's final
+    "$" becomes "\\Z", since Python's "$" also matches before a trailing newline ("annex\\n"
+    is no id).
+    """
     return _rewrite(schema, _validation_node)
 
 
 def _validation_node(schema: dict) -> dict:
-    if not schema.get("x-nullable"):
-        return schema
-    return {"anyOf": [{"type": "null"}, {key: value for key, value in schema.items() if key != "x-nullable"}]}
+    result = {key: value for key, value in schema.items() if key not in ("x-nullable", "x-text")}
+    if "x-text" in schema:
+        result["format"] = f"{_TEXT_FORMAT}{schema['x-text']}"
+    pattern = result.get("pattern")
+    if isinstance(pattern, str) and pattern.endswith("$"):
+        result["pattern"] = pattern[:-1] + "\\Z"
+    if schema.get("x-nullable"):
+        return {"anyOf": [{"type": "null"}, result]}
+    return result
 
 
 def _body_validation_schema(name: str) -> dict:
@@ -225,55 +229,36 @@ def text_problem(kind: str, value: str) -> str | None:
     return None
 
 
-def _text_rule(validator, kind, instance, schema) -> Iterator:
-    from jsonschema import ValidationError
-
-    if isinstance(instance, str) and (problem := text_problem(kind, instance)):
-        yield ValidationError(problem)
-
-
-def _strict_pattern(validator, pattern, instance, schema) -> Iterator:
-    """Like draft 4's pattern, but "$" does not let a trailing newline through (Python's re does)."""
-    from jsonschema import ValidationError
-
-    if not isinstance(instance, str):
-        return
-    found = re.search(pattern, instance)
-    if found is None or (pattern.endswith("$") and found.end() != len(instance)):
-        yield ValidationError(f"does not match {pattern!r}")
+def _is_date(value: object) -> bool:
+    if not isinstance(value, str):
+        return True  # a format says nothing of other types (jsonschema asks of every value)
+    try:
+        date.fromisoformat(value)
+        return len(value) == 10
+    except ValueError:
+        return False
 
 
-def _bounded_integer(validator, value, instance, schema) -> Iterator:
-    from jsonschema import ValidationError
+def _format_checks() -> dict[str, Callable[[object], bool]]:
+    """The formats a body schema uses: a date, and each kind of text (x-text)."""
+    checks = {f"{_TEXT_FORMAT}{kind}": _text_check(kind) for kind in _LINE_LIMITS}
+    checks["date"] = _is_date
+    return checks
 
-    if validator.is_type(instance, "integer") and not SQLITE_INTEGERS[0] <= instance <= SQLITE_INTEGERS[1]:
-        yield ValidationError("is out of range", validator="maximum", validator_value=SQLITE_INTEGERS[1])
 
-
-@cache
-def _validator_class():
-    from jsonschema import Draft4Validator, validators
-
-    checks = dict(Draft4Validator.VALIDATORS)
-    original_type = checks["type"]
-
-    def type_with_bounds(validator, types, instance, schema):
-        yield from original_type(validator, types, instance, schema)
-        if types == "integer" or (isinstance(types, list) and "integer" in types):
-            yield from _bounded_integer(validator, types, instance, schema)
-
-    checks.update({"x-text": _text_rule, "pattern": _strict_pattern, "type": type_with_bounds})
-    return validators.create(
-        meta_schema=Draft4Validator.META_SCHEMA, validators=checks, type_checker=Draft4Validator.TYPE_CHECKER
-    )
+def _text_check(kind: str) -> Callable[[object], bool]:
+    return lambda value: not isinstance(value, str) or text_problem(kind, value) is None
 
 
 @cache
 def validator(name: str):
-    """The validator of the body named `name` (e.g. RoomInput, ScanBatch)."""
-    from jsonschema import FormatChecker
+    """The validator of the body named `name` (e.g. RoomInput, ScanBatch) that names every problem."""
+    from jsonschema import Draft4Validator, FormatChecker
 
-    return _validator_class()(_body_validation_schema(name), format_checker=FormatChecker(["date"]))
+    formats = FormatChecker([])
+    for format_name, check in _format_checks().items():
+        formats.checks(format_name)(check)
+    return Draft4Validator(_body_validation_schema(name), format_checker=formats)
 
 
 _SHAPE = {"type", "additionalProperties", "required"}
@@ -296,7 +281,8 @@ class Problems:
     def raise_if_any(self, what: str) -> None:
         """400 when the body has the wrong shape (unknown field, wrong type, missing), else 422."""
         if self.shape:
-            raise InvalidInput(f"the body does not fit {what}: check {', '.join(sorted(self.shape))}", fields=self.all)
+            names = ", ".join(sorted(self.shape))
+            raise InvalidInput(f"the {what} does not have the expected shape: check {names}", fields=self.all)
         if self.values:
             problems = "; ".join(f"{name} {message}" for name, message in self.values.items())
             raise ValidationError(f"invalid {what}: {problems}", fields=self.values)
@@ -327,36 +313,7 @@ def problems(name: str, data: object, prefix: str = "") -> Problems:
 def _fast_validator(name: str) -> Callable[[object], object]:
     import fastjsonschema
 
-    formats = {f"eventdesk-{kind}": _text_format(kind) for kind in _LINE_LIMITS}
-    formats["date"] = _is_date
-    return fastjsonschema.compile(_fast_form(_body_validation_schema(name)), formats=formats, use_default=False)
-
-
-def _text_format(kind: str) -> Callable[[str], bool]:
-    return lambda value: text_problem(kind, value) is None
-
-
-def _is_date(value: str) -> bool:
-    try:
-        date.fromisoformat(value)
-        return len(value) == 10
-    except ValueError:
-        return False
-
-
-def _fast_form(schema: object) -> object:
-    """The validation schema in fastjsonschema's terms: x-text as a format, "$" as "\\Z"."""
-    return _rewrite(schema, _fast_node)
-
-
-def _fast_node(schema: dict) -> dict:
-    result = {key: value for key, value in schema.items() if key != "x-text"}
-    if "x-text" in schema:
-        result["format"] = f"eventdesk-{schema['x-text']}"
-    pattern = result.get("pattern")
-    if isinstance(pattern, str) and pattern.endswith("$"):
-        result["pattern"] = pattern[:-1] + "\\Z"
-    return result
+    return fastjsonschema.compile(_body_validation_schema(name), formats=_format_checks(), use_default=False)
 
 
 def _describe(problem, prefix: str) -> list[tuple[str, str, bool]]:
@@ -401,17 +358,18 @@ def _message(problem) -> str:
             return f"must be at most {problem.validator_value} characters"
         case "minLength":
             return "must not be empty" if problem.validator_value == 1 else problem.message
-        case "maximum" | "minimum":
-            low, high = schema.get("minimum", SQLITE_INTEGERS[0]), schema.get("maximum", SQLITE_INTEGERS[1])
-            return f"must be a whole number from {low} to {high}"
+        case "maximum" | "minimum":  # every body integer declares both (a test holds them to it)
+            return f"must be a whole number from {schema.get('minimum')} to {schema.get('maximum')}"
         case "maxItems":
             return f"must have at most {problem.validator_value} items"
         case "minItems":
             return f"must have at least {problem.validator_value} item{'s' if problem.validator_value > 1 else ''}"
         case "pattern":
             return schema.get("x-hint") or problem.message
-        case "format":
-            return "must be a date as YYYY-MM-DD" if problem.validator_value == "date" else problem.message
+        case "format" if problem.validator_value.startswith(_TEXT_FORMAT):
+            return text_problem(problem.validator_value.removeprefix(_TEXT_FORMAT), problem.instance) or problem.message
+        case "format" if problem.validator_value == "date":
+            return "must be a date as YYYY-MM-DD"
     return problem.message
 
 

@@ -43,15 +43,6 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     return db
 
 
-def fsync_directory(path: str | Path) -> None:
-    """Make the files just created in directory `path` survive a power cut (their names)."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def _casefold(value: object) -> object:
     return value.casefold() if isinstance(value, str) else value
 

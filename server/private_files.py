@@ -58,13 +58,14 @@ def create_once(path: str | Path, content: bytes) -> bytes:
             os.link(temporary, path)
         except FileExistsError:
             return path.read_bytes()
-        _sync_dir(directory)
+        sync_dir(directory)
         return content
     finally:
         temporary.unlink(missing_ok=True)
 
 
-def _sync_dir(directory: Path) -> None:
+def sync_dir(directory: str | Path) -> None:
+    """Make the files just created in `directory` survive a power cut (their names)."""
     descriptor = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(descriptor)

@@ -225,8 +225,8 @@ def resolve_day(db: sqlite_utils.Database, event: dict, value: str) -> str:
     days = {row["date"]: row["number"] for row in _days(db, event)}
     if value.isascii() and value.isdigit():
         by_number = {number: day for day, number in days.items()}
-        if whole_number(value) in by_number:
-            return by_number[whole_number(value)]
+        if (number := whole_number(value)) in by_number:
+            return by_number[number]
         raise NotFound(
             f"event {event['slug']!r} has no day {value}",
             fields={"day": f"must be 1 to {len(days)} or a date"},

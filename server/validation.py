@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server import clock, contract
-from server.errors import InvalidInput, ValidationError
 
 SESSION_TYPES = tuple(contract.properties("Session")["type"]["enum"])
 
@@ -51,13 +50,10 @@ class Errors:
         return bool(self.messages)
 
     def raise_if_any(self, what: str) -> None:
-        if not self.messages:
-            return
-        if self.shape:
-            names = ", ".join(sorted(self.shape))
-            raise InvalidInput(f"the {what} does not have the expected shape: check {names}", fields=self.messages)
-        problems = "; ".join(f"{name} {message}" for name, message in self.messages.items())
-        raise ValidationError(f"invalid {what}: {problems}", fields=self.messages)
+        """400 when a field has the wrong shape, else 422 (contract.Problems decides, for every body)."""
+        shape = {name: message for name, message in self.messages.items() if name in self.shape}
+        values = {name: message for name, message in self.messages.items() if name not in self.shape}
+        contract.Problems(shape=shape, values=values).raise_if_any(what)
 
 
 @dataclass

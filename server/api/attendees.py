@@ -24,6 +24,7 @@ token_model = model(ns, "NewToken")
 attendee_input = model(ns, "AttendeeInput")
 attendee_patch = model(ns, "AttendeePatch")
 import_result = model(ns, "AttendeeImportResult")
+CSV_DOC = "UTF-8 CSV with a header row: name, email, category, and optionally organisation, country"
 ADMIN = {401: ("No valid token", error), 403: ("Not an admin of this event", error)}
 
 
@@ -67,7 +68,13 @@ class AttendeeList(Resource):
 @ns.param("event", "Event slug, e.g. ecc2014")
 @ns.doc(security="bearer", responses=ADMIN)
 class AttendeeImport(Resource):
-    @ns.doc(params={"tokens": "true: issue personal API tokens to new attendees and answer them, once"})
+    @ns.doc(
+        params={
+            "tokens": "true: issue personal API tokens to new attendees and answer them, once",
+            "csv": {"in": "body", "required": True, "schema": {"type": "string"}, "description": CSV_DOC},
+        }
+    )
+    @ns.vendor({"consumes": ["text/csv"]})
     @ns.response(200, "Imported, all rows; never cached (it may carry tokens)", import_result)
     @ns.response(400, "The body is not UTF-8", error)
     @ns.response(413, f"The CSV is larger than {CSV_IMPORT_LIMIT // 2**20} MiB", error)

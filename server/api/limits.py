@@ -1,8 +1,8 @@
 """Per-route request body limits, for the few routes that take more than the default.
 
 Every request is held to `MAX_CONTENT_LENGTH` (EVENTDESK_MAX_BODY, 256 KiB by default): past it
-the answer is 413 `payload_too_large` naming the limit, before anything is parsed. Werkzeug
-enforces it on the stream, so a chunked body with no Content-Length meets it too.
+the answer is 413 `payload_too_large` naming the limit, before anything is parsed. A chunked
+body with no Content-Length meets it too (api.bodies.read_body: werkzeug only stops reading).
 """
 
 from __future__ import annotations

@@ -61,6 +61,8 @@ def _add_pipeline_answers(method: str, operation: dict, shared: list[dict]) -> N
         wanted.append("400")
     for status in wanted:
         answers.setdefault(status, {"description": _ANSWERS[status], "schema": ERROR})
+    if "x-consumes" in operation:  # flask-restx has no consumes of its own: a route says it as a vendor key
+        operation["consumes"] = operation.pop("x-consumes")
     produces = operation.get("produces")
     if produces and "application/json" not in produces:
         operation["produces"] = [*produces, "application/json"]  # errors are JSON on every route
