@@ -181,6 +181,28 @@ CREATE TABLE IF NOT EXISTS attendees (
 );
 CREATE INDEX IF NOT EXISTS attendees_by_name ON attendees (event_id, name);
 
+-- An attendee's personal link, {public URL}/e/{event}/join#<secret>. The secret is an HMAC of
+-- the attendee id and `generation` under the server key (server/personal_links.py), so the same
+-- link can be sent again; only its hash is kept. Rotating raises the generation.
+CREATE TABLE IF NOT EXISTS attendee_links (
+    attendee_pk  INTEGER PRIMARY KEY REFERENCES attendees(pk) ON DELETE CASCADE,
+    generation   INTEGER NOT NULL DEFAULT 0,
+    token_hash   TEXT NOT NULL UNIQUE,
+    sent_at      TEXT,                     -- when send-links mailed this generation; NULL: not yet
+    sent_to      TEXT                      -- the address it went to
+);
+
+-- The browsers an attendee signed in with their link: one API token each, kept as a hash,
+-- listed under /me/devices. Signing a device out, or rotating the link, deletes its row.
+CREATE TABLE IF NOT EXISTS attendee_devices (
+    id           INTEGER PRIMARY KEY,
+    attendee_pk  INTEGER NOT NULL REFERENCES attendees(pk) ON DELETE CASCADE,
+    token_hash   TEXT NOT NULL UNIQUE,
+    label        TEXT NOT NULL DEFAULT '',  -- what the browser said it is, e.g. "Android phone"
+    created_at   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attendee_devices_by_attendee ON attendee_devices (attendee_pk);
+
 -- Bookmarked sessions: an attendee's personal schedule.
 CREATE TABLE IF NOT EXISTS schedule_items (
     attendee_pk  INTEGER NOT NULL REFERENCES attendees(pk) ON DELETE CASCADE,

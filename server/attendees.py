@@ -7,16 +7,14 @@ an attendee is one DELETE.
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import io
 import secrets
-from base64 import b32encode, urlsafe_b64encode
+from base64 import b32encode
 from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from server import clock, db as database, tickets
+from server import clock, db as database, keys, tickets
 from server.auth import ATTENDEE_PREFIX, hash_token
 from server.errors import Conflict, NotFound, ValidationError
 from server.programme import get_event
@@ -215,18 +213,23 @@ def attendee_pk(db: sqlite_utils.Database, slug: str, attendee_id: str) -> int:
     return _row(db, get_event(db, slug), attendee_id)["pk"]
 
 
+def pk_by_email(db: sqlite_utils.Database, slug: str, email: str) -> int:
+    """The attendee registered with `email` (any case, spaces around ignored), or 404."""
+    event = get_event(db, slug)
+    row = db.conn.execute(
+        "SELECT pk FROM attendees WHERE event_id = ? AND email = ?", (event["id"], email.strip().lower())
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no attendee of {slug} has the email {email.strip()!r}", resource="attendee")
+    return row[0]
+
+
 # --- calendar feed tokens -------------------------------------------------------------------
 
 
 def feed_token(secret: bytes, attendee: dict) -> str:
-    """The attendee's current feed token: an HMAC of their id and feed generation.
-
-    Derived rather than stored so /me/calendar can show the same URL again, while the
-    database holds only its hash; rotating raises the generation, which changes the token.
-    """
-    message = f"calendar-feed/{attendee['id']}/{attendee['feed_generation']}".encode()
-    digest = hmac.new(secret, message, hashlib.sha256).digest()
-    return urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+    """The attendee's current feed token (see keys.derived_token)."""
+    return keys.derived_token(secret, "calendar-feed", attendee["id"], attendee["feed_generation"])
 
 
 def current_feed_token(db: sqlite_utils.Database, secret: bytes, attendee_pk: int, *, rotate: bool = False) -> str:

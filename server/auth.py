@@ -68,14 +68,18 @@ def authenticate(db: sqlite_utils.Database, authorization: str | None) -> dict:
 
 
 def _attendee_token(db: sqlite_utils.Database, token: str) -> dict:
-    """Attendee tokens live on the attendee row, so erasing the attendee erases the token."""
+    """Attendee tokens live on the attendee row (the one the organiser hands out) or on a row of
+    their signed-in browsers, so erasing the attendee erases them all."""
     row = db.conn.execute(
-        "SELECT a.pk, a.id, e.slug FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.api_token_hash = ?",
+        "SELECT a.pk, a.id, e.slug, NULL FROM attendees a JOIN events e ON e.id = a.event_id "
+        "WHERE a.api_token_hash = ?1 "
+        "UNION ALL SELECT a.pk, a.id, e.slug, d.id FROM attendee_devices d "
+        "JOIN attendees a ON a.pk = d.attendee_pk JOIN events e ON e.id = a.event_id WHERE d.token_hash = ?1",
         (hash_token(token),),
     ).fetchone()
     if row is None:
         raise InvalidToken("the token is unknown or has been revoked")
-    return {"role": "attendee", "attendee_pk": row[0], "attendee_id": row[1], "event_slug": row[2]}
+    return {"role": "attendee", "attendee_pk": row[0], "attendee_id": row[1], "event_slug": row[2], "device": row[3]}
 
 
 def require_role(token: dict, role: str, event_slug: str | None = None) -> None:

@@ -10,10 +10,22 @@ from pathlib import Path
 import click
 from flask.cli import FlaskGroup, with_appcontext
 
-from server import attendees, auth, create_app, csvsafe, db as database, private_files, programme_edit, synthetic
+from server import (
+    attendees,
+    auth,
+    create_app,
+    csvsafe,
+    db as database,
+    keys,
+    personal_links,
+    private_files,
+    programme_edit,
+    synthetic,
+)
 from server.db_app import open_for_cli
 from server.errors import DomainError
 from server.programme_file import BUILTIN, builtin_path, load_file
+from server.urls import public_base_url
 
 
 def _fail(problem: DomainError) -> None:
@@ -35,7 +47,21 @@ def cli() -> None:
     """
 
 
-commands = click.Group()
+class DomainErrorsAsMessages(click.Command):
+    """A command whose domain errors end as a message and exit status 1, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except DomainError as problem:
+            _fail(problem)
+
+
+class CommandGroup(click.Group):
+    command_class = DomainErrorsAsMessages
+
+
+commands = CommandGroup()
 
 
 @commands.command("init-db")
@@ -80,10 +106,7 @@ def load_programme_command(file: Path | None, builtin: bool, if_absent: bool) ->
         if slug and db.conn.execute("SELECT 1 FROM events WHERE slug = ?", (slug,)).fetchone():
             click.echo(f"event {slug} already loaded; left as it is")
             return
-    try:
-        result = load_file(db, path)
-    except DomainError as problem:
-        _fail(problem)
+    result = load_file(db, path)
     counts = ", ".join(f"{n} {what}" for what, n in result.counts.items())
     if result.changed:
         click.echo(f"event {result.slug}: version {result.version_before} -> {result.version_after} ({counts})")
@@ -104,10 +127,7 @@ def create_token_command(role: str, event_slug: str | None, label: str) -> None:
       TOKEN=$(eventdesk-server create-token --role admin --label "programme team" | tail -n 1)
     """
     db = open_for_cli()
-    try:
-        token = auth.create_token(db, role, event_slug=event_slug, label=label)
-    except DomainError as problem:
-        _fail(problem)
+    token = auth.create_token(db, role, event_slug=event_slug, label=label)
     scope = f"event {event_slug}" if event_slug else "every event"
     click.echo(f"{role} token for {scope} (store it now; it cannot be shown again):")
     click.echo(token)
@@ -124,10 +144,7 @@ def create_device_command(event_slug: str, name: str) -> None:
     Example:
       TOKEN=$(eventdesk-server create-device --event ecc2014 --name "Door A" | tail -n 1)
     """
-    try:
-        token = auth.create_token(open_for_cli(), "door", event_slug=event_slug, label=name.strip())
-    except DomainError as problem:
-        _fail(problem)
+    token = auth.create_token(open_for_cli(), "door", event_slug=event_slug, label=name.strip())
     click.echo(f"door device {name!r} for event {event_slug} (store the token now; it cannot be shown again):")
     click.echo(token)
 
@@ -156,8 +173,13 @@ def revoke_token_command(token: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Issue personal API tokens to new attendees and write email,token lines here (mode 0600).",
 )
+@click.option(
+    "--links-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write email,name,link lines here (mode 0600): each attendee's personal link, to send them.",
+)
 @with_appcontext
-def import_attendees_command(file: Path, event_slug: str, tokens_out: Path | None) -> None:
+def import_attendees_command(file: Path, event_slug: str, tokens_out: Path | None, links_out: Path | None) -> None:
     """Import or update attendees from a CSV file, all rows or none.
 
     Columns: name, email, category (required), organisation, country. A row whose email is
@@ -166,39 +188,72 @@ def import_attendees_command(file: Path, event_slug: str, tokens_out: Path | Non
 
     \b
     Example:
-      eventdesk-server import-attendees registrations.csv --event ecc2014 --tokens-out tokens.csv
+      eventdesk-server import-attendees registrations.csv --event ecc2014 --links-out links.csv
+
+    Links use EVENTDESK_PUBLIC_URL (set it for a real event), else http://HOST:PORT.
     """
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         _fail(DomainError(f"{file} is not UTF-8 text", fields={"file": "save it as UTF-8 CSV"}))
     # Open the tokens file first: once the import commits, tokens not written are lost for good.
-    handle = _private_file(tokens_out) if tokens_out else None
+    handle = _private_file(tokens_out, "--tokens-out") if tokens_out else None
+    links_handle = _private_file(links_out, "--links-out") if links_out else None
+    db = open_for_cli()
     try:
-        result = attendees.import_attendees(open_for_cli(), event_slug, text, issue_tokens=handle is not None)
+        result = attendees.import_attendees(db, event_slug, text, issue_tokens=handle is not None)
         if handle is not None:
             writer = csvsafe.writer(handle)
             writer.writerow(["email", "token"])
             writer.writerows(result.tokens)
-    except DomainError as problem:
-        _fail(problem)
+        if links_handle is not None:
+            emails = [row["email"] for _, row in attendees.parse_csv(text)]
+            writer = csvsafe.writer(links_handle)
+            writer.writerow(["email", "name", "link"])
+            writer.writerows(personal_links.links_for(db, keys.app_secret(), public_base_url(), event_slug, emails))
     finally:
-        if handle is not None:
-            handle.flush()
-            os.fsync(handle.fileno())  # the import has committed durably: so must its tokens
-            handle.close()
-            private_files.sync_dir(tokens_out.absolute().parent)
+        for path, opened in ((tokens_out, handle), (links_out, links_handle)):
+            if opened is not None:
+                opened.flush()
+                os.fsync(opened.fileno())  # the import has committed durably: so must its tokens
+                opened.close()
+                private_files.sync_dir(path.absolute().parent)
     click.echo(f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged")
     if tokens_out:
         click.echo(f"{len(result.tokens)} new personal tokens written to {tokens_out}")
+    if links_out:
+        click.echo(f"personal links written to {links_out}")
 
 
-def _private_file(path: Path):
+@commands.command("attendee-link")
+@click.argument("email")
+@click.option("--event", "event_slug", required=True, help="The event the attendee is registered for.")
+@click.option("--rotate", is_flag=True, help="Make a new link; the old one and its signed-in browsers stop working.")
+@with_appcontext
+def attendee_link_command(email: str, event_slug: str, rotate: bool) -> None:
+    """Print an attendee's personal link, alone on the last line: the same one each time until rotated.
+
+    Opening it on a phone signs that browser in: the programme, their schedule, calendar and
+    ticket, also offline. It uses EVENTDESK_PUBLIC_URL (set it for a real event), else
+    http://HOST:PORT.
+
+    \b
+    Example:
+      eventdesk-server attendee-link --event ecc2014 ada@example.org | tail -n 1
+    """
+    db = open_for_cli()
+    pk = attendees.pk_by_email(db, event_slug, email)
+    secret = personal_links.current_link_secret(db, keys.app_secret(), pk, rotate=rotate)
+    click.echo(f"personal link of {email.strip().lower()} for {event_slug}{' (new)' if rotate else ''}:")
+    click.echo(personal_links.join_url(public_base_url(), event_slug, secret))
+
+
+def _private_file(path: Path, option: str):
     """Open `path` for writing, readable by its owner only, even if it already existed."""
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     except OSError as problem:
-        _fail(DomainError(f"cannot write {path}: {problem.strerror}", fields={"--tokens-out": str(path)}))
+        _fail(DomainError(f"cannot write {path}: {problem.strerror}", fields={option: str(path)}))
     os.fchmod(descriptor, 0o600)
     return os.fdopen(descriptor, "w", encoding="utf-8", newline="")
 
@@ -214,10 +269,7 @@ def compact_changes_command(event_slug: str, keep: int) -> None:
     Example:
       eventdesk-server compact-changes ecc2014 --keep 500
     """
-    try:
-        removed = programme_edit.compact_changes(open_for_cli(), event_slug, keep)
-    except DomainError as problem:
-        _fail(problem)
+    removed = programme_edit.compact_changes(open_for_cli(), event_slug, keep)
     click.echo(f"removed {removed} change-log entries")
 
 

@@ -1,4 +1,4 @@
-"""The server's secret key: derives calendar-feed tokens (and, later, anything else secret).
+"""The server's secret key: derives calendar-feed tokens and personal links.
 
 Kept in the data directory with mode 0600 (or given as EVENTDESK_SECRET_KEY), never in the
 database, so a copy of the database alone reveals no feed URL. A key file that is empty or
@@ -8,7 +8,10 @@ attendee id alone.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
+from base64 import urlsafe_b64encode
 from pathlib import Path
 
 from server import private_files
@@ -44,3 +47,24 @@ def _checked(key: bytes, source: str) -> bytes:
             "remove the file to make a new one (every feed URL then changes)."
         )
     return key
+
+
+def derived_token(secret: bytes, purpose: str, attendee_id: str, generation: int) -> str:
+    """A URL-safe secret for one attendee and purpose, the same each time it is asked for.
+
+    Derived rather than stored so a link or feed URL can be shown or sent again, while the
+    database holds only its hash; raising `generation` (rotation) gives a new one.
+    """
+    message = f"{purpose}/{attendee_id}/{generation}".encode()
+    digest = hmac.new(secret, message, hashlib.sha256).digest()
+    return urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def app_secret() -> bytes:
+    """The running app's key (made on first use), for requests and commands alike."""
+    from flask import current_app
+
+    extensions = current_app.extensions
+    if "eventdesk_secret" not in extensions:
+        extensions["eventdesk_secret"] = server_secret(current_app.config["DATA_DIR"], current_app.config["SECRET_KEY"])
+    return extensions["eventdesk_secret"]

@@ -9,12 +9,13 @@ with EVENTDESK_TRUSTED_PROXIES=N (see create_app).
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.routing import IntegerConverter
 
@@ -76,6 +77,8 @@ def public_base_url() -> str:
     configured = current_app.config.get("PUBLIC_URL")
     if configured:
         return configured
+    if not has_request_context():  # a command: the address `make run` serves on
+        return f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
     return f"{request.scheme}://{request.host}{request.script_root}"
 
 

@@ -9,7 +9,7 @@ from flask_restx import Api
 from flask_restx.apidoc import ui_for
 
 from server import __version__
-from server.api import attendees, calendars, checkins, doors, events, items, me, sessions, tickets
+from server.api import attendees, calendars, checkins, doors, events, items, links, me, sessions, tickets
 from server.api.security import AUTHORIZATIONS
 from server.api.spec import complete
 from server.headers import csp_nonce
@@ -55,6 +55,7 @@ api.add_namespace(doors.ns)
 for namespace in items.namespaces:
     api.add_namespace(namespace)
 api.add_namespace(attendees.ns)
+api.add_namespace(links.ns)
 api.add_namespace(me.ns)
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import current_app, g
+from flask import g
 from flask_restx import Namespace, Resource
 
-from server import attendees, keys, schedules
+from server import attendees, keys, personal_links, schedules
 from server.api.caching import Representation, cached
 from server.api.common import error_model, model
 from server.api.security import attendee_required
@@ -23,6 +23,7 @@ schedule = model(ns, "Schedule")
 schedule_item = model(ns, "ScheduleItem")
 calendar = model(ns, "CalendarSubscription")
 token_model = model(ns, "NewPersonalToken")
+device_model = model(ns, "SignedInDevice")
 ATTENDEE = {401: ("No valid token", error), 403: ("Not an attendee's personal token", error)}
 
 
@@ -90,13 +91,6 @@ class MyTokenRotate(Resource):
         return {"token": attendees.rotate_api_token(get_db(), g.attendee_pk)}
 
 
-def _secret() -> bytes:
-    config = current_app.config
-    if "eventdesk_secret" not in current_app.extensions:
-        current_app.extensions["eventdesk_secret"] = keys.server_secret(config["DATA_DIR"], config["SECRET_KEY"])
-    return current_app.extensions["eventdesk_secret"]
-
-
 def subscription(token: str, name: str) -> dict:
     """The ways to subscribe to a feed, at the server's public address (see server.urls)."""
     https = f"{public_base_url()}/api/v1/calendars/{token}.ics"
@@ -124,7 +118,7 @@ class MyCalendar(Resource):
     @attendee_required
     def get(self):
         """Your personal calendar feed: subscribe once, and programme changes follow."""
-        token = attendees.current_feed_token(get_db(), _secret(), g.attendee_pk)
+        token = attendees.current_feed_token(get_db(), keys.app_secret(), g.attendee_pk)
         return subscription(token, _event_title())
 
 
@@ -135,5 +129,28 @@ class MyCalendarRotate(Resource):
     @attendee_required
     def post(self):
         """Replace your calendar feed URL (if it leaked); re-subscribe with the new one."""
-        token = attendees.current_feed_token(get_db(), _secret(), g.attendee_pk, rotate=True)
+        token = attendees.current_feed_token(get_db(), keys.app_secret(), g.attendee_pk, rotate=True)
         return subscription(token, _event_title())
+
+
+@ns.route("/devices")
+@ns.doc(security="bearer", responses=ATTENDEE)
+class MyDevices(Resource):
+    @ns.response(200, "The browsers signed in with your personal link", [device_model])
+    @attendee_required
+    def get(self):
+        """The browsers signed in with your personal link; `current` is the one asking."""
+        return personal_links.list_devices(get_db(), g.attendee_pk, g.token.get("device"))
+
+
+@ns.route("/devices/<int:device_id>")
+@ns.param("device_id", "Device number, from GET /me/devices")
+@ns.doc(security="bearer", responses=ATTENDEE)
+class MyDevice(Resource):
+    @ns.response(204, "Signed out: that browser's token no longer works")
+    @ns.response(404, "No such device of yours", error)
+    @attendee_required
+    def delete(self, device_id):
+        """Sign one of your browsers out (a lost phone, or this one)."""
+        personal_links.sign_out_device(get_db(), g.attendee_pk, device_id)
+        return "", 204
