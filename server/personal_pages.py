@@ -1,0 +1,119 @@
+"""The attendee's own pages (join, my schedule, my calendar, my ticket) and what makes the app offline.
+
+These pages are shells: the same bytes for everyone, with no personal data in them. The browser
+holds the attendee's token (from the personal link, server/personal_links.py) and fills the
+shell from the API, keeping what it got for offline use (server/static/store.js). So the
+shells are cached and revalidated like the public pages, and a service worker (`sw.js`) can
+keep them with the programme for when the venue's network is gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from pathlib import Path
+
+from flask import Blueprint, Flask, Response, current_app, render_template
+
+from server import __version__, programme
+from server.api.caching import Representation, cached
+from server.db_app import get_db
+
+bp = Blueprint("personal_pages", __name__, url_prefix="/e/<event>")
+HTML = "text/html; charset=utf-8"
+# What the service worker keeps from the start, besides the static files: the pages an
+# attendee opens at the venue, and the API reads those pages make.
+SHELL_PAGES = ("", "me", "me/calendar", "me/ticket", "speakers", "rooms")
+
+
+def _shell(event: str, template: str, active: str) -> Response:
+    """A page that is the same for every attendee: cached per event version (a 304 when unchanged)."""
+    db = get_db()
+    return cached(
+        lambda: (event, programme.event_version(db, event), asset_version()),
+        lambda: Representation.of_bytes(
+            render_template(
+                template, event=programme.event_document(db, programme.get_event(db, event)), active=active
+            ).encode("utf-8"),
+            HTML,
+        ),
+        db,
+    )
+
+
+@bp.get("/join")
+def join_page(event: str) -> Response:
+    """Where a personal link lands: its script trades the fragment's secret for a token."""
+    return _shell(event, "join.html", "me")
+
+
+@bp.get("/me")
+def my_schedule_page(event: str) -> Response:
+    return _shell(event, "me.html", "me")
+
+
+@bp.get("/me/calendar")
+def my_calendar_page(event: str) -> Response:
+    return _shell(event, "calendar.html", "me")
+
+
+@bp.get("/me/ticket")
+def my_ticket_page(event: str) -> Response:
+    return _shell(event, "ticket.html", "ticket")
+
+
+@bp.get("/manifest.webmanifest")
+def manifest(event: str) -> Response:
+    """The web app manifest: installable, opening on the attendee's schedule, scoped to the event."""
+    document = programme.event_document(get_db(), programme.get_event(get_db(), event))
+    scope = f"/e/{event}/"
+    body = {
+        "name": document["title"],
+        "short_name": document["title"][:24],
+        "description": f"Programme, schedule and ticket for {document['title']}, also offline",
+        "start_url": scope + "me",
+        "scope": scope,
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#14365d",
+        "icons": [{"src": "/static/icon.svg", "sizes": "any", "type": "image/svg+xml", "purpose": "any"}],
+    }
+    return Response(json.dumps(body), mimetype="application/manifest+json", headers={"Cache-Control": "no-cache"})
+
+
+@bp.get("/sw.js")
+def service_worker(event: str) -> Response:
+    """The service worker, with this deployment's file list and version written into it.
+
+    Its bytes change whenever a static file does, which is how browsers learn to install the
+    new one; `no-cache` makes them ask each time the page loads.
+    """
+    scope = f"/e/{event}/"
+    precache = [scope + page for page in SHELL_PAGES]
+    precache += [f"/static/{name}" for name in static_files()]
+    precache += [f"/api/v1/events/{event}", f"/api/v1/events/{event}/rooms"]
+    header = f"const VERSION = {json.dumps(asset_version())};\nconst PRECACHE = {json.dumps(precache)};\n"
+    body = header + (Path(current_app.static_folder) / "sw.js").read_text(encoding="utf-8")
+    return Response(body, mimetype="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+@cache
+def static_files() -> tuple[str, ...]:
+    """The static files every page may need (the service worker script itself is served above)."""
+    folder = Path(__file__).parent / "static"
+    return tuple(sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != "sw.js"))
+
+
+@cache
+def asset_version() -> str:
+    """A digest of the code and static files: new in each deployment that changes them."""
+    digest = hashlib.sha256(__version__.encode())
+    folder = Path(__file__).parent / "static"
+    for name in (*static_files(), "sw.js"):
+        digest.update(name.encode() + b"\0" + (folder / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
