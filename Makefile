@@ -28,9 +28,9 @@ run: $(BIN)/.installed-run
 	@echo "Serving on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/v1/docs)"
 	$(BIN)/gunicorn --config python:server.gunicorn_conf "server:create_app()"
 
-# The Swagger UI test renders the docs page in a real browser (Debian's chromium), installed if missing.
+# Browser tests (Swagger UI, the pages) drive Debian's chromium through chromedriver; both installed if missing.
 test: $(BIN)/.installed-test
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+	(command -v chromium && command -v chromedriver) >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/.installed-dev

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -275,6 +275,27 @@ def get_session(db: sqlite_utils.Database, event: dict, session_id: str) -> dict
     if not rows:
         raise NotFound(f"no session {session_id!r} in event {event['slug']!r}", resource="session")
     return _session_documents(db, event, rows, all_sessions=False)[0]
+
+
+def now_and_next(db: sqlite_utils.Database, slug: str, moment: datetime) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Ids of the live sessions running at `moment`, and of those starting next (all at one time).
+
+    Cancelled sessions are neither. What a "now and next" display shows changes only at these
+    boundaries, so the ids also serve as the clock's part of a page's fingerprint. One query on
+    the sessions_by_start index.
+    """
+    stamp = clock.utc_stamp(moment)
+    rows = db.conn.execute(
+        """
+        SELECT s.id, s.starts_at <= :stamp FROM sessions s JOIN events e ON e.id = s.event_id
+        WHERE e.slug = :slug AND s.status != 'cancelled' AND s.ends_at > :stamp
+          AND (s.starts_at <= :stamp OR s.starts_at = (
+                SELECT MIN(starts_at) FROM sessions
+                WHERE event_id = e.id AND status != 'cancelled' AND starts_at > :stamp))
+        ORDER BY s.starts_at, s.ends_at, s.id""",
+        {"slug": slug, "stamp": stamp},
+    ).fetchall()
+    return tuple(row[0] for row in rows if row[1]), tuple(row[0] for row in rows if not row[1])
 
 
 def speaker_document(row: dict, session_ids: list[str]) -> dict:

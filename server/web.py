@@ -1,11 +1,11 @@
-"""The few non-API pages: a front page for people, and JSON errors for every route."""
+"""The front page, and the one error funnel: JSON for every route, an HTML page for a browser's page."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from html import escape
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from server import __version__
@@ -13,6 +13,7 @@ from server.db_app import get_db
 from server.errors import DomainError, Unauthorized
 from server.headers import csp_nonce
 from server.programme import list_events
+from server.revalidation import REUSABLE
 
 
 class EventdeskFlask(Flask):
@@ -25,6 +26,17 @@ class EventdeskFlask(Flask):
 
     def ensure_sync(self, func: Callable) -> Callable:
         return func
+
+    def send_static_file(self, filename: str) -> Response:
+        """Static files as Flask sends them (`no-cache`, ETag, Last-Modified), their 304s kept.
+
+        A file changes only with a new deployment, which restarts the workers, so a 304 for it
+        depends on the request alone and server/revalidation.py may answer it again unchanged.
+        """
+        response = super().send_static_file(filename)
+        if response.status_code == 304:
+            request.environ[REUSABLE] = True
+        return response
 
 
 def error_body(exc: BaseException) -> tuple[dict, int, dict]:
@@ -50,10 +62,37 @@ def error_body(exc: BaseException) -> tuple[dict, int, dict]:
 
 def error_response(exc: BaseException) -> Response:
     body, status, headers = error_body(exc)
-    response = jsonify(body)
-    response.status_code = status
+    response = _error_page(body, status) if _wants_page() else None
+    if response is None:
+        response = jsonify(body)
+        response.status_code = status
     response.headers.update(headers)
     return response
+
+
+_PAGE_TITLES = {400: "That cannot be shown", 404: "Not found", 405: "Not allowed", 413: "Too large"}
+
+
+def _wants_page() -> bool:
+    """A browser asking for a page (it names text/html) outside the API, whose errors stay JSON."""
+    if request.path.startswith("/api/"):
+        return False
+    return any(
+        value in ("text/html", "application/xhtml+xml") and quality > 0 for value, quality in request.accept_mimetypes
+    )
+
+
+def _error_page(body: dict, status: int) -> Response | None:
+    """The error as a page for people, linking back to the event's programme when there is one."""
+    event = (request.view_args or {}).get("event")
+    back = f"/e/{event}/" if event and body.get("resource") != "event" else None
+    title = _PAGE_TITLES.get(status, "Something went wrong" if status >= 500 else "That did not work")
+    try:
+        page = render_template("error.html", title=title, message=body["message"], back=back)
+    except Exception as problem:  # a page that cannot be drawn must not hide the error: JSON then
+        current_app.logger.error("error page failed", exc_info=problem)
+        return None
+    return Response(page, status=status, mimetype="text/html")
 
 
 def _front_page() -> Response:
@@ -77,7 +116,8 @@ def _front_page() -> Response:
             }
         )
     items = "".join(
-        f"<li><strong>{escape(e['title'])}</strong> ({escape(e['start_date'])} to {escape(e['end_date'])}): "
+        f'<li><strong><a href="/e/{escape(e["slug"])}/">{escape(e["title"])}</a></strong> '
+        f"({escape(e['start_date'])} to {escape(e['end_date'])}): "
         f'<a href="/api/v1/events/{escape(e["slug"])}/programme">programme</a>, '
         f'<a href="/api/v1/events/{escape(e["slug"])}/sessions">sessions</a>, '
         f'<a href="/api/v1/events/{escape(e["slug"])}/speakers">speakers</a></li>'
@@ -91,7 +131,9 @@ def _front_page() -> Response:
 <p>An event programme and attendee API. Start with the
 <a href="/api/v1/docs">interactive API documentation (Swagger UI)</a>
 or the <a href="/api/v1/swagger.json">OpenAPI spec</a>.</p>
-<h2>Events</h2><ul>{items or "<li>No event loaded yet.</li>"}</ul>
+<h2>Events</h2>
+<p>Each event's title opens its programme for people; the other links are its API.</p>
+<ul>{items or "<li>No event loaded yet.</li>"}</ul>
 </body></html>"""
     return Response(html, mimetype="text/html")
 

@@ -259,3 +259,25 @@ def _wait_until_answering(base: str, server: subprocess.Popen, log_path: Path) -
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("gunicorn did not start: " + log_path.read_text())
             time.sleep(0.1)
+
+
+# --- a real browser (tests/browser.py) ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole run, as a 360x800 phone (tests/browser.py)."""
+    from tests.browser import make_driver
+
+    driver = make_driver()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    """gunicorn serving the built-in conference like `make run`, clock at tests.browser.NOW; one per module."""
+    from tests.browser import LiveServer
+
+    with LiveServer.started(tmp_path_factory.mktemp("live")) as server:
+        yield server

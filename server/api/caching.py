@@ -110,13 +110,16 @@ def cached(
     *,
     per_origin: bool = False,
     private: bool = False,
+    reusable: bool = True,
 ) -> Response:
     """Answer from the cache for this URL at the data's current `fingerprint` (its version).
 
     A hit costs the one fingerprint query. A miss reads the fingerprint again and builds the
     representation inside one snapshot, so the bytes are filed under the version they show.
     Set `per_origin` when the body embeds absolute URLs built from the request, and
-    `private` when it is one person's data (shared caches must not keep it).
+    `private` when it is one person's data (shared caches must not keep it). Clear `reusable`
+    when the fingerprint depends on more than the request and the database (the clock): then
+    its 304 must not be kept by server/revalidation.py until the next commit.
     """
     cache = _cache()
     representation = cache.get((request_key(per_origin=per_origin), fingerprint()))
@@ -125,10 +128,10 @@ def cached(
             key = (request_key(per_origin=per_origin), fingerprint())
             representation = build()
         cache.put(key, representation)
-    return conditional_response(representation, private=private)
+    return conditional_response(representation, private=private, reusable=reusable)
 
 
-def conditional_response(representation: Representation, *, private: bool = False) -> Response:
+def conditional_response(representation: Representation, *, private: bool = False, reusable: bool = True) -> Response:
     # Parse Accept-Encoding only when sent: most revalidations (and every 304) need no body.
     accepts = representation.gzipped is not None and "HTTP_ACCEPT_ENCODING" in request.environ
     use_gzip = accepts and request.accept_encodings["gzip"] > 0
@@ -139,7 +142,8 @@ def conditional_response(representation: Representation, *, private: bool = Fals
         "Cache-Control": "private, no-cache" if private else _cache_control(),
     }
     if _not_modified(representation):
-        request.environ[REUSABLE] = True  # a function of the request and the database: the same again is kept
+        if reusable:  # a function of the request and the database: the same again is kept
+            request.environ[REUSABLE] = True
         return Response(status=304, headers=headers, content_type=representation.media_type)
     if representation.last_modified is not None:
         headers["Last-Modified"] = http_date(representation.last_modified)

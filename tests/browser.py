@@ -1,0 +1,177 @@
+"""Real-browser testing: Debian's headless Chromium through Selenium, a live gunicorn, axe-core.
+
+The fixtures live in tests/conftest.py and are built from what is here:
+
+- `browser` (session scope): one Chromium for the whole run, a 360x800 phone (touch, mobile
+  viewport), made by `make_driver`. Never skipped: without chromium or chromedriver the test
+  fails and says how to install them (`make test` does).
+- `live_server` (module scope): a `LiveServer`, i.e. gunicorn with the project's config on
+  127.0.0.1 and a data directory prepared as `make run` prepares it (`eventdesk-server init-db`,
+  `load-programme --builtin`), with the clock fixed at `NOW` (EVENTDESK_NOW). A module that
+  needs other settings makes its own: `with LiveServer.started(tmp_path, EVENTDESK_X="1") as live:`.
+- `assert_accessible(driver)`: axe-core (tests/vendor/axe.min.js) run on the current page;
+  fails on any serious or critical violation and prints each one with the elements at fault.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import gunicorn_server, run_script, server_env
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+PHONE = {"width": 360, "height": 800}
+NOW = "2014-10-20T14:30:00+02:00"  # during the opening plenary of the built-in conference
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+FAILING_IMPACTS = ("serious", "critical")
+
+
+def make_driver():
+    """Headless Chromium sized and behaving as a 360x800 phone; fails (never skips) without it."""
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
+    if missing:
+        pytest.fail(
+            f"browser tests need {' and '.join(missing)}: "
+            "apt-get install chromium chromium-driver (make test installs them)"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-extensions",
+        f"--window-size={PHONE['width']},{PHONE['height']}",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console errors, CSP reports
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    driver.set_page_load_timeout(30)
+    as_phone(driver)
+    return driver
+
+
+def as_phone(driver, scale: float = 1) -> None:
+    """Lay pages out as a phone does (360 CSS px wide, the viewport meta honoured, touch events).
+
+    `scale` is the device pixel ratio: 2 gives sharper screenshots (a QR code to decode).
+    """
+    metrics = {**PHONE, "deviceScaleFactor": scale, "mobile": True}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 1})
+
+
+def clear_site_data(driver, base_url: str) -> None:
+    """Forget everything the origin stored: cookies, storage, caches, service workers."""
+    driver.execute_cdp_cmd("Storage.clearDataForOrigin", {"origin": base_url, "storageTypes": "all"})
+
+
+def console_errors(driver) -> list[str]:
+    """The browser console's errors since the last call (a CSP refusal shows up here)."""
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+@cache
+def _axe_source() -> str:
+    return AXE.read_text(encoding="utf-8")
+
+
+def axe_violations(driver, impacts: tuple[str, ...] = FAILING_IMPACTS) -> list[dict]:
+    """axe-core's violations on the current page with one of `impacts`.
+
+    Injected with execute_script, which the page's Content-Security-Policy does not govern.
+    """
+    if not driver.execute_script("return typeof window.axe === 'object'"):
+        driver.execute_script(_axe_source())
+    result = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document).then("
+        "  r => done(JSON.stringify(r.violations)), e => done(JSON.stringify({error: String(e)})));"
+    )
+    found = json.loads(result)
+    if isinstance(found, dict):
+        raise AssertionError(f"axe-core failed to run: {found['error']}")
+    return [violation for violation in found if violation["impact"] in impacts]
+
+
+def assert_accessible(driver) -> None:
+    """No serious or critical axe-core violation on the current page; else each is printed."""
+    violations = axe_violations(driver)
+    if violations:
+        lines = [f"{len(violations)} serious or critical accessibility violation(s) on {driver.current_url}:"]
+        for violation in violations:
+            lines.append(f"- {violation['id']} ({violation['impact']}): {violation['help']} <{violation['helpUrl']}>")
+            for node in violation["nodes"][:5]:
+                lines.append(f"    {', '.join(map(str, node['target']))}: {node['failureSummary']}".replace("\n", " "))
+        message = "\n".join(lines)
+        print(message)
+        raise AssertionError(message)
+
+
+class LiveServer:
+    """gunicorn on 127.0.0.1 over a data directory prepared like `make run`; stop and start it at will."""
+
+    def __init__(self, data_dir: Path, **env_overrides: str):
+        self.data_dir = data_dir
+        self.env = server_env(data_dir, **{"EVENTDESK_NOW": NOW, **env_overrides})
+        self.base = f"http://{self.env['HOST']}:{self.env['PORT']}"  # the same port across restarts
+        self._running: ExitStack | None = None
+        self._admin_token: str | None = None
+        self.cli("init-db")
+        self.cli("load-programme", "--builtin")
+
+    @classmethod
+    @contextmanager
+    def started(cls, data_dir: Path, **env_overrides: str) -> Iterator[LiveServer]:
+        server = cls(data_dir, **env_overrides)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def start(self) -> None:
+        if self._running is None:
+            stack = ExitStack()
+            stack.enter_context(gunicorn_server(self.env))
+            self._running = stack
+
+    def stop(self) -> None:
+        """Stop gunicorn for real (the network is gone, not merely emulated offline)."""
+        if self._running is not None:
+            self._running.close()
+            self._running = None
+
+    @contextmanager
+    def stopped(self) -> Iterator[None]:
+        """The server down for the block, up again after it, on the same address and data."""
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()
+
+    def cli(self, *args: str) -> str:
+        """`eventdesk-server ARGS` on this server's data; its standard output."""
+        return run_script("eventdesk-server", *args, env=self.env)
+
+    def admin_headers(self) -> dict[str, str]:
+        """Headers of an admin request (one token made on first use)."""
+        if self._admin_token is None:
+            self._admin_token = self.cli("create-token", "--role", "admin").split()[-1]
+        return {"Authorization": f"Bearer {self._admin_token}"}
