@@ -71,7 +71,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if secret is not None:
         app.extensions["eventdesk_secret"] = secret
 
-    from server import cli, db_app, headers, pages, web
+    from server import cli, db_app, headers, pages, personal_pages, web
     from server.api import blueprint
     from server.revalidation import NotModifiedCache
 
@@ -82,5 +82,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     db_app.init_app(app)
     web.init_app(app)
     pages.init_app(app)
+    personal_pages.init_app(app)
     app.register_blueprint(blueprint)
     return app

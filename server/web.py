@@ -140,6 +140,8 @@ or the <a href="/api/v1/swagger.json">OpenAPI spec</a>.</p>
 
 def init_app(app: Flask) -> None:
     app.add_url_rule("/", "front_page", _front_page)
+    # Browsers ask for /favicon.ico on any page that names no icon (the front page, JSON, errors).
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("icon.svg"))
     app.register_error_handler(HTTPException, error_response)
     app.register_error_handler(DomainError, error_response)
     app.register_error_handler(Exception, error_response)

@@ -1,6 +1,6 @@
 // "My schedule": the bookmarked sessions by day, overlaps and seats left as the API gives them,
 // then (once matchmaking exists) my meetings; drawn from what this browser kept when offline.
-import { clockTime, dayLabel, loadSchedule, ready, showAge } from "./eventdesk.js";
+import { clockTime, dayLabel, loadSchedule, ready, showAge, wireStars } from "./eventdesk.js";
 import * as store from "./store.js";
 
 const target = document.getElementById("my-schedule");
@@ -18,28 +18,47 @@ function signedOut() {
   );
 }
 
+function timeElement(iso) {
+  const node = element("time", clockTime(iso));
+  node.dateTime = iso;
+  return node;
+}
+
+/** One bookmark, drawn as the programme draws a session (server/templates/_sessions.html). */
 function sessionEntry(item, rooms, titles) {
   const { session } = item;
-  const entry = element("li", undefined, "session" + (session.status === "cancelled" ? " cancelled" : ""));
-  const time = element("p", `${clockTime(session.start)}–${clockTime(session.end)}`, "time");
-  const link = element("a", session.title);
+  const cancelled = session.status === "cancelled";
+  const entry = element("li", undefined, "session" + (cancelled ? " cancelled" : ""));
+  const when = element("p", undefined, "when");
+  when.append(timeElement(session.start), element("span", " to ", "visually-hidden"), timeElement(session.end));
+  const what = element("div", undefined, "what");
+  const heading = element("h3", undefined, "session-title");
+  const link = element("a");
   link.href = `/e/${store.slug}/sessions/${encodeURIComponent(session.id)}`;
-  const heading = element("h3");
-  if (session.status === "cancelled") {
-    const struck = element("del");
-    struck.append(link);
-    heading.append(struck);
-  } else heading.append(link);
-  entry.append(time, heading);
-  const facts = [];
-  if (session.room) facts.push(rooms[session.room]?.name || session.room);
-  if (session.status === "cancelled") facts.push("Cancelled");
-  if (item.seats_left !== null && item.seats_left !== undefined) facts.push(`${item.seats_left} seats left`);
-  if (facts.length) entry.append(element("p", facts.join(" · "), "facts"));
+  link.append(cancelled ? element("del", session.title) : document.createTextNode(session.title));
+  heading.append(link);
+  what.append(heading);
+  if (cancelled) {
+    const flags = element("p", undefined, "flags");
+    flags.append(element("strong", "Cancelled", "flag flag-cancelled"));
+    what.append(flags);
+  }
+  const meta = element("p", undefined, "meta");
+  if (session.room) meta.append(element("span", rooms[session.room]?.name || session.room));
+  if (item.seats_left !== null && item.seats_left !== undefined) {
+    meta.append(element("span", `${item.seats_left} seat${item.seats_left === 1 ? "" : "s"} left`));
+  }
+  if (meta.childNodes.length) what.append(meta);
   if (item.overlaps.length) {
     const names = item.overlaps.map((id) => `“${titles.get(id) || id}”`).join(", ");
-    entry.append(element("p", `Overlaps with ${names}.`, "warning"));
+    what.append(element("p", `Overlaps with ${names}.`, "warning"));
   }
+  const star = element("button", "★", "star");
+  star.type = "button";
+  star.dataset.session = session.id;
+  star.dataset.title = session.title;
+  star.hidden = true;
+  entry.append(when, what, star);
   return entry;
 }
 
@@ -86,6 +105,7 @@ function draw(schedule, rooms) {
     parts.push(element("p", `${waiting.length} change${waiting.length === 1 ? "" : "s"} made offline, waiting to be sent.`, "pending"));
   }
   target.replaceChildren(...parts);
+  wireStars(schedule);
 }
 
 async function render() {
