@@ -17,6 +17,7 @@ from server.auth import hash_token
 from server.errors import NotFound
 
 PURPOSE = "personal-link"
+MAX_DEVICES = 20  # per attendee: a link opened once too often signs out its oldest browser, not the server's disk
 
 
 def join_url(base_url: str, event_slug: str, secret: str) -> str:
@@ -89,6 +90,11 @@ def link_login(db: sqlite_utils.Database, event_slug: str, link_secret: str, lab
         cursor = db.conn.execute(
             "INSERT INTO attendee_devices (attendee_pk, token_hash, label, created_at) VALUES (?, ?, ?, ?)",
             (row[0], hash_token(token), label, stamp),
+        )
+        db.conn.execute(
+            "DELETE FROM attendee_devices WHERE attendee_pk = ?1 AND id NOT IN "
+            "(SELECT id FROM attendee_devices WHERE attendee_pk = ?1 ORDER BY id DESC LIMIT ?2)",
+            (row[0], MAX_DEVICES),
         )
     device = {"id": cursor.lastrowid, "label": label, "created_at": stamp, "current": True}
     return {"token": token, "attendee": row[1], "device": device}

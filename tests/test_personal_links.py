@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 from click.testing import CliRunner
 
-from server import attendees, auth
+from server import attendees, auth, personal_links
 from server.cli import cli
 from tests.conftest import API, EVENT, assert_error, bearer, snapshot
 
@@ -87,6 +87,18 @@ def test_each_browser_is_listed_and_can_be_signed_out(client, admin, person):
     assert response.status_code == 204
     assert_error(client.get(ME, headers=bearer(laptop["token"])), 401, "unauthorized")
     assert client.get(ME, headers=bearer(phone["token"])).status_code == 200
+
+
+def test_the_oldest_browsers_are_signed_out_past_the_limit(client, admin, person, monkeypatch):
+    monkeypatch.setattr(personal_links, "MAX_DEVICES", 2)
+    url = _link(client, admin, person["id"])
+    first, second, third = (_login(client, url, name).get_json() for name in ("one", "two", "three"))
+
+    devices = client.get(f"{ME}/devices", headers=bearer(third["token"])).get_json()
+
+    assert [device["label"] for device in devices] == ["two", "three"]
+    assert_error(client.get(ME, headers=bearer(first["token"])), 401)
+    assert client.get(ME, headers=bearer(second["token"])).status_code == 200
 
 
 def test_a_device_of_someone_else_cannot_be_signed_out(client, admin, db, person):
