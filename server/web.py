@@ -125,7 +125,9 @@ def _front_page() -> Response:
     )
     html = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Eventdesk</title>
-<style nonce="{csp_nonce()}">body {{ font-family: sans-serif; max-width: 48rem; margin: 2rem auto }}</style></head>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style nonce="{csp_nonce()}">body {{ font-family: sans-serif; max-width: 48rem; margin: 2rem auto; padding: 0 1rem }}
+</style></head>
 <body>
 <h1>Eventdesk {escape(__version__)}</h1>
 <p>An event programme and attendee API. Start with the

@@ -73,6 +73,19 @@ def as_phone(driver, scale: float = 1) -> None:
     driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 1})
 
 
+@contextmanager
+def new_page(driver, timeout: float = 10) -> Iterator[None]:
+    """Wait, after the block (a click, a submit), until the browser has loaded another document."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element("tag name", "html")
+    yield
+    wait = WebDriverWait(driver, timeout)
+    wait.until(expected_conditions.staleness_of(old))
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def clear_site_data(driver, base_url: str) -> None:
     """Forget everything the origin stored: cookies, storage, caches, service workers."""
     driver.execute_cdp_cmd("Storage.clearDataForOrigin", {"origin": base_url, "storageTypes": "all"})
