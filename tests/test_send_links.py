@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from PIL import Image
 
-from server import attendees
+from server import attendees, tickets
 from server.cli import cli
 from tests.conftest import API, EVENT, bearer
 
@@ -326,3 +326,15 @@ def test_unknown_event_is_an_error(app, mailbox, tmp_path):
     assert result.exit_code == 1
     assert "no event 'nope'" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_attendee_without_a_valid_ticket_still_gets_link_and_calendar(app, db, people, mailbox):
+    tickets.revoke_tickets(db, attendees.pk_by_email(db, EVENT, "ada@example.org"))
+
+    result = send_links(app, EVENTDESK_SMTP_URL=mailbox.url)
+
+    assert result.exit_code == 0
+    message = mailbox.messages()[0]
+    assert [part for part in message.walk() if part.get_content_type() == "image/png"] == []
+    assert "no valid ticket" in text_of(message)
+    assert "/join#" in join_link(message)
