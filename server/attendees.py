@@ -11,6 +11,7 @@ import io
 import secrets
 from base64 import b32encode
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import sqlite_utils
 
@@ -245,6 +246,29 @@ def current_feed_token(db: sqlite_utils.Database, secret: bytes, attendee_pk: in
                 (row["feed_generation"], hash_token(token), attendee_pk),
             )
     return token
+
+
+def feed_subscription(base_url: str, token: str, name: str) -> dict[str, str]:
+    """The ways to subscribe to a feed (https, webcal, Google, Outlook), under `base_url`.
+
+    Flask-free so `/me/calendar` and the mailed links (`send-links`) give the same URLs.
+    """
+    https = f"{base_url}/api/v1/calendars/{token}.ics"
+    webcal = "webcal://" + https.split("://", 1)[1]
+    return {
+        "https": https,
+        "webcal": webcal,
+        "google": "https://calendar.google.com/calendar/r?cid=" + quote(webcal, safe=""),
+        "outlook": "https://outlook.live.com/calendar/0/addfromweb?url="
+        + quote(https, safe="")
+        + "&name="
+        + quote(name, safe=""),
+    }
+
+
+def feed_name(event_title: str) -> str:
+    """What calendar apps call the personal feed."""
+    return f"My schedule — {event_title}"
 
 
 def feed_fingerprint(db: sqlite_utils.Database, token: str) -> tuple[int, int, int]:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from server import (
@@ -17,6 +18,7 @@ from server import (
     csvsafe,
     db as database,
     keys,
+    link_mail,
     personal_links,
     private_files,
     programme_edit,
@@ -246,6 +248,66 @@ def attendee_link_command(email: str, event_slug: str, rotate: bool) -> None:
     secret = personal_links.current_link_secret(db, keys.app_secret(), pk, rotate=rotate)
     click.echo(f"personal link of {email.strip().lower()} for {event_slug}{' (new)' if rotate else ''}:")
     click.echo(personal_links.join_url(public_base_url(), event_slug, secret))
+
+
+@commands.command("send-links")
+@click.option("--event", "event_slug", required=True, help="The event whose attendees get their links.")
+@click.option("--only-unsent", is_flag=True, help="Skip attendees whose current link already went to their address.")
+@click.option(
+    "--dry-run",
+    "dry_run",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write DIR/<attendee id>.eml (mode 0600) instead of sending; nothing is recorded as sent.",
+)
+@with_appcontext
+def send_links_command(event_slug: str, only_unsent: bool, dry_run: Path | None) -> None:
+    """Mail each attendee their personal link, calendar URL and ticket QR, by name order.
+
+    SMTP from EVENTDESK_SMTP_URL (smtp://[user:password@]host[:port][?starttls=1] or
+    smtps://...), sender from EVENTDESK_SMTP_FROM; links from EVENTDESK_PUBLIC_URL, which
+    sending requires. Each accepted message is recorded, so --only-unsent resumes after a
+    failure without sending twice. A refused address is reported and the others go on; the
+    exit status is then 1.
+
+    \b
+    Examples:
+      eventdesk-server send-links --event ecc2014 --dry-run outbox/
+      EVENTDESK_SMTP_URL=smtp://mail.example.org:587?starttls=1 \\
+      EVENTDESK_SMTP_FROM="ECC 2014 <registration@example.org>" \\
+      eventdesk-server send-links --event ecc2014 --only-unsent
+    """
+    settings = None if dry_run else link_mail.smtp_settings(os.environ.get(link_mail.SMTP_URL))
+    sender = link_mail.sender_address(os.environ.get(link_mail.SMTP_FROM), required=dry_run is None)
+    if dry_run and sender == link_mail.DRY_RUN_SENDER:
+        click.echo(f"note: {link_mail.SMTP_FROM} is unset; the files say From: {sender}", err=True)
+    if not current_app.config.get("PUBLIC_URL"):
+        if not dry_run:
+            raise DomainError(
+                f"set EVENTDESK_PUBLIC_URL to the address attendees reach the server at: the links would "
+                f"point at {public_base_url()}",
+                fields={"EVENTDESK_PUBLIC_URL": "unset"},
+            )
+        click.echo(f"note: EVENTDESK_PUBLIC_URL is unset; the links point at {public_base_url()}", err=True)
+    db = open_for_cli()
+    mails, skipped = link_mail.link_mails(
+        db, keys.app_secret(), public_base_url(), event_slug, current_app.config["KEYS_DIR"], only_unsent=only_unsent
+    )
+    transport = link_mail.EmlDirectory(dry_run) if dry_run else link_mail.SmtpTransport(settings)
+    verb = "wrote" if dry_run else "sent"
+
+    def sent(mail: link_mail.LinkMail) -> None:
+        click.echo(f"{verb} {transport.path_for(mail) if dry_run else mail.email}")
+
+    def failed(mail: link_mail.LinkMail, reason: str) -> None:
+        click.echo(f"error: {mail.email} ({mail.attendee_id}): {reason}", err=True)
+
+    with transport:
+        outcome = link_mail.send_link_mails(db, mails, sender, transport, on_sent=sent, on_failed=failed)
+    click.echo(f"{verb} {outcome.sent}, failed {outcome.failed}, skipped {skipped}")
+    if dry_run:
+        click.echo(f"dry run: nothing was sent or recorded; the messages are in {dry_run}")
+    if outcome.failed:
+        sys.exit(1)
 
 
 def _private_file(path: Path, option: str):

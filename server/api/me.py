@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask import g
 from flask_restx import Namespace, Resource
 
@@ -92,23 +90,13 @@ class MyTokenRotate(Resource):
 
 
 def subscription(token: str, name: str) -> dict:
-    """The ways to subscribe to a feed, at the server's public address (see server.urls)."""
-    https = f"{public_base_url()}/api/v1/calendars/{token}.ics"
-    webcal = "webcal://" + https.split("://", 1)[1]
-    return {
-        "https": https,
-        "webcal": webcal,
-        "google": "https://calendar.google.com/calendar/r?cid=" + quote(webcal, safe=""),
-        "outlook": "https://outlook.live.com/calendar/0/addfromweb?url="
-        + quote(https, safe="")
-        + "&name="
-        + quote(name, safe=""),
-        "qr_svg": qr_svg(webcal),
-    }
+    """The ways to subscribe to a feed, at the server's public address (see server.urls), and its QR code."""
+    links = attendees.feed_subscription(public_base_url(), token, name)
+    return {**links, "qr_svg": qr_svg(links["webcal"])}
 
 
 def _event_title() -> str:
-    return f"My schedule — {attendees.attendee_with_event(get_db(), g.attendee_pk)['event_title']}"
+    return attendees.feed_name(attendees.attendee_with_event(get_db(), g.attendee_pk)["event_title"])
 
 
 @ns.route("/calendar")
