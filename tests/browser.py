@@ -33,8 +33,12 @@ AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 FAILING_IMPACTS = ("serious", "critical")
 
 
-def make_driver():
-    """Headless Chromium sized and behaving as a 360x800 phone; fails (never skips) without it."""
+def make_driver(performance_log: bool = False):
+    """Headless Chromium sized and behaving as a 360x800 phone; fails (never skips) without it.
+
+    `performance_log` also records the DevTools protocol's Network and Page events, for
+    `driver.get_log("performance")` (bench/pages_bench.py counts bytes with them).
+    """
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
     if missing:
         pytest.fail(
@@ -56,7 +60,10 @@ def make_driver():
         f"--window-size={PHONE['width']},{PHONE['height']}",
     ):
         options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console errors, CSP reports
+    logging = {"browser": "ALL"}  # console errors, CSP reports
+    if performance_log:
+        logging["performance"] = "ALL"
+    options.set_capability("goog:loggingPrefs", logging)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
     driver.set_page_load_timeout(30)
     as_phone(driver)

@@ -133,3 +133,17 @@ def test_errors_are_not_cached(client):
 
     assert missing.status_code == 404
     assert "ETag" not in missing.headers
+
+
+@pytest.mark.parametrize("url", ["/e/ecc2014/sw.js", "/e/ecc2014/manifest.webmanifest"])
+def test_service_worker_and_manifest_answer_a_revalidation_with_304(client, url):
+    """Browsers fetch both on every visit: unchanged, they cost a 304, not their bytes again."""
+    first = client.get(url)
+
+    again = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+
+    assert first.status_code == 200 and first.data
+    assert first.headers["Cache-Control"] == again.headers["Cache-Control"] == "no-cache"
+    assert again.status_code == 304
+    assert again.data == b""
+    assert again.headers["ETag"] == first.headers["ETag"]

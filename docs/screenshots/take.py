@@ -1,0 +1,146 @@
+"""The README's phone screenshots, made again from scratch: `.venv/bin/python docs/screenshots/take.py`.
+
+The same pieces as the browser tests (tests/browser.py): the built-in conference on a live
+gunicorn with the clock fixed during the event (so the programme shows now and next), headless
+Chromium as a 360 px wide phone at device scale 2, and an attendee signed in with their
+personal link. The offline shot is taken with the server stopped, not emulated offline. Each
+PNG is reduced to a 64-colour palette, which keeps it small and the text sharp.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT))
+
+from PIL import Image  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+
+from tests.browser import LiveServer, as_phone, clear_site_data, make_driver  # noqa: E402
+
+EVENT = "ecc2014"
+API = f"/api/v1/events/{EVENT}"
+COLOURS = 64
+PUBLIC_URL = "https://ecc.example.eu"  # what the calendar page shows, in place of 127.0.0.1:<port>
+
+
+def call(live: LiveServer, method: str, path: str, body: object = None, headers: dict | None = None) -> object:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(live.url(path), data=data, method=method, headers=headers or {})
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+        return json.loads(text) if text else None
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def save(driver, name: str) -> Path:
+    """The visible page as a small palette PNG in this folder."""
+    image = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("RGB")
+    path = HERE / f"{name}.png"
+    image.quantize(colors=COLOURS, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    print(f"{path.relative_to(ROOT)}: {image.width}x{image.height}, {path.stat().st_size / 1024:.0f} KB")
+    return path
+
+
+def text_of(driver, css: str) -> str:
+    return " ".join(element.text for element in driver.find_elements(By.CSS_SELECTOR, css))
+
+
+def overlapping_pair(sessions: list[dict]) -> tuple[dict, dict]:
+    live_sessions = [s for s in sessions if s["status"] != "cancelled"]
+    for a, b in itertools.combinations(live_sessions, 2):
+        if a["start"] < b["end"] and b["start"] < a["end"]:
+            return a, b
+    raise RuntimeError("no overlapping sessions on day 1")
+
+
+def take(live: LiveServer, driver) -> None:
+    admin = live.admin_headers()
+    registration = {"name": "Ada Lovelace", "email": "ada@example.org", "category": "cluster-manager"}
+    person = call(live, "POST", f"{API}/attendees", registration, admin)
+    link = call(live, "GET", f"{API}/attendees/{person['id']}/link", headers=admin)["url"].replace(
+        PUBLIC_URL, live.base
+    )
+    mine = {"Authorization": f"Bearer {person['token']}"}
+    first, overlapping = overlapping_pair(call(live, "GET", f"{API}/sessions?day=1"))
+    later = [s for s in call(live, "GET", f"{API}/sessions?day=2") if s["status"] != "cancelled"][:2]
+    for session in (first, overlapping, *later):
+        call(live, "PUT", f"/api/v1/me/schedule/{session['id']}", headers=mine)
+
+    clear_site_data(driver, live.base)
+    driver.get(live.url("/"))
+    driver.get(link)
+    wait_for(lambda: driver.current_url.endswith(f"/e/{EVENT}/me"), "sign-in")
+    wait_for(lambda: "Overlaps with" in text_of(driver, "#my-schedule"), "my schedule")
+    wait_for(lambda: driver.execute_script("return !!navigator.serviceWorker.controller"), "service worker")
+
+    driver.get(live.url(f"/e/{EVENT}/"))
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".star:not([hidden])"), "stars")
+    wait_for(lambda: "Up to date" in text_of(driver, "#data-age"), "data age")
+    save(driver, "programme")
+
+    driver.get(live.url(f"/e/{EVENT}/sessions/{first['id']}"))
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "main h1"), "session page")
+    time.sleep(0.5)
+    save(driver, "session")
+
+    driver.get(live.url(f"/e/{EVENT}/me"))
+    wait_for(lambda: "Overlaps with" in text_of(driver, "#my-schedule"), "overlap warning")
+    driver.execute_script("window.scrollTo(0, 0)")
+    save(driver, "my-schedule")
+
+    for page, image_id, name in (
+        ("me/calendar", "calendar-qr", "my-calendar"),
+        ("me/ticket", "ticket-qr", "my-ticket"),
+    ):
+        driver.get(live.url(f"/e/{EVENT}/{page}"))
+        wait_for(
+            lambda image_id=image_id: driver.execute_script(
+                "const i = document.getElementById(arguments[0]); return i && i.complete && i.naturalWidth > 0",
+                image_id,
+            ),
+            name,
+        )
+        save(driver, name)
+
+    driver.get(live.url(f"/e/{EVENT}/"))  # drawn once more under the worker, so it is kept
+    wait_for(lambda: "Up to date" in text_of(driver, "#data-age"), "programme kept")
+    with live.stopped():
+        driver.get(live.url(f"/e/{EVENT}/"))
+        wait_for(lambda: "Offline" in text_of(driver, "#data-age"), "offline line", timeout=30)
+        save(driver, "programme-offline")
+
+
+def main() -> None:
+    with (
+        tempfile.TemporaryDirectory(prefix="eventdesk-screenshots-") as name,
+        LiveServer.started(Path(name), EVENTDESK_PUBLIC_URL=PUBLIC_URL) as live,
+    ):
+        driver = make_driver()
+        try:
+            as_phone(driver, scale=2)
+            take(live, driver)
+        finally:
+            driver.quit()
+
+
+if __name__ == "__main__":
+    main()
