@@ -7,8 +7,10 @@ sees, compared with what the API says; axe-core; the keyboard).
 
 from __future__ import annotations
 
+import gzip
 import re
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +19,8 @@ from server import programme, programme_edit
 from tests.browser import NOW, assert_accessible, console_errors, new_page
 from tests.conftest import API, EVENT, assert_error
 from tests.people import ANNA
+
+STATIC = Path(programme.__file__).parent / "static"
 
 PAGES = f"/e/{EVENT}"
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}  # as a browser asks
@@ -226,8 +230,21 @@ def test_static_files_are_revalidated_not_refetched(client):
     with client.get("/static/eventdesk.css", headers={"If-None-Match": etag}) as again:
         pass
 
-    assert (first.status_code, first.mimetype, first.headers["Cache-Control"]) == (200, "text/css", "no-cache")
+    assert (first.status_code, first.mimetype, first.headers["Cache-Control"]) == (200, "text/css", "public, no-cache")
     assert again.status_code == 304
+
+
+def test_static_files_are_gzipped_for_browsers_that_ask(client):
+    plain = client.get("/static/eventdesk.js")
+    zipped = client.get("/static/eventdesk.js", headers={"Accept-Encoding": "gzip, br"})
+
+    assert zipped.headers["Content-Encoding"] == "gzip" and zipped.headers["Vary"] == "Accept-Encoding"
+    assert gzip.decompress(zipped.data) == plain.data == (STATIC / "eventdesk.js").read_bytes()
+    assert len(zipped.data) < len(plain.data) / 2
+    assert zipped.headers["ETag"] != plain.headers["ETag"]
+    assert plain.mimetype == "text/javascript"
+    assert client.get("/static/no-such-file.js").status_code == 404
+    assert client.get("/static/../schema.sql").status_code == 404
 
 
 def test_the_front_page_links_each_event_page_and_keeps_its_api_links(client):
