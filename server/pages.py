@@ -123,17 +123,7 @@ def speakers_by_role(speakers: list[dict]) -> list[tuple[str, list[dict]]]:
 @bp.get("/speakers")
 def speakers_page(event: str) -> Response:
     """Every speaker of the event, by name."""
-    db = get_db()
-
-    def context() -> dict:
-        row = programme.get_event(db, event)
-        return {
-            "event": programme.event_document(db, row),
-            "active": "speakers",
-            "speakers": programme.list_speakers(db, row),
-        }
-
-    return _page(lambda: (event, programme.event_version(db, event)), "speakers.html", context)
+    return _listing(event, "speakers.html", "speakers", programme.list_speakers)
 
 
 @bp.get("/speakers/<speaker_id>")
@@ -151,17 +141,18 @@ def speaker_page(event: str, speaker_id: str) -> Response:
 @bp.get("/rooms")
 def rooms_page(event: str) -> Response:
     """The rooms, each linking to the programme narrowed to it."""
+    return _listing(event, "rooms.html", "rooms", programme.list_rooms)
+
+
+def _listing(event: str, template: str, name: str, read: Callable) -> Response:
+    """A page listing one kind of item of the event (`read(db, event row)`), as `name`."""
     db = get_db()
 
     def context() -> dict:
         row = programme.get_event(db, event)
-        return {
-            "event": programme.event_document(db, row),
-            "active": "rooms",
-            "rooms": programme.list_rooms(db, row),
-        }
+        return {"event": programme.event_document(db, row), "active": name, name: read(db, row)}
 
-    return _page(lambda: (event, programme.event_version(db, event)), "rooms.html", context)
+    return _page(lambda: (event, programme.event_version(db, event)), template, context)
 
 
 # --- shown in templates -------------------------------------------------------------------------

@@ -24,7 +24,7 @@ bp = Blueprint("personal_pages", __name__, url_prefix="/e/<event>")
 HTML = "text/html; charset=utf-8"
 # What the service worker keeps from the start, besides the static files: the pages an
 # attendee opens at the venue, and the API reads those pages make.
-SHELL_PAGES = ("", "me", "me/calendar", "me/ticket", "speakers", "rooms")
+PRECACHED_PAGES = ("", "me", "me/calendar", "me/ticket", "speakers", "rooms")
 
 
 def _shell(event: str, template: str, active: str) -> Response:
@@ -42,25 +42,16 @@ def _shell(event: str, template: str, active: str) -> Response:
     )
 
 
-@bp.get("/join")
-def join_page(event: str) -> Response:
-    """Where a personal link lands: its script trades the fragment's secret for a token."""
-    return _shell(event, "join.html", "me")
-
-
-@bp.get("/me")
-def my_schedule_page(event: str) -> Response:
-    return _shell(event, "me.html", "me")
-
-
-@bp.get("/me/calendar")
-def my_calendar_page(event: str) -> Response:
-    return _shell(event, "calendar.html", "me")
-
-
-@bp.get("/me/ticket")
-def my_ticket_page(event: str) -> Response:
-    return _shell(event, "ticket.html", "ticket")
+# path, template, the nav item it marks. /join is where a personal link lands: its script
+# trades the fragment's secret for a token (server/static/join.js).
+SHELLS = (("/join", "join.html", "me"), ("/me", "me.html", "me"), ("/me/calendar", "calendar.html", "me"),
+          ("/me/ticket", "ticket.html", "ticket"))  # fmt: skip
+for _path, _template, _active in SHELLS:
+    bp.add_url_rule(
+        _path,
+        _template.removesuffix(".html") + "_page",
+        lambda event, template=_template, active=_active: _shell(event, template, active),
+    )
 
 
 @bp.get("/manifest.webmanifest")
@@ -102,7 +93,7 @@ def service_worker(event: str) -> Response:
 
     def build() -> Representation:
         scope = f"/e/{event}/"
-        precache = [scope + page for page in SHELL_PAGES]
+        precache = [scope + page for page in PRECACHED_PAGES]
         precache += [f"/static/{name}" for name in static_files()]
         precache += [f"/api/v1/events/{event}", f"/api/v1/events/{event}/rooms"]
         header = f"const VERSION = {json.dumps(asset_version())};\nconst PRECACHE = {json.dumps(precache)};\n"

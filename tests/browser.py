@@ -15,6 +15,7 @@ The fixtures live in tests/conftest.py and are built from what is here:
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -96,6 +97,32 @@ def new_page(driver, timeout: float = 10) -> Iterator[None]:
 def clear_site_data(driver, base_url: str) -> None:
     """Forget everything the origin stored: cookies, storage, caches, service workers."""
     driver.execute_cdp_cmd("Storage.clearDataForOrigin", {"origin": base_url, "storageTypes": "all"})
+
+
+def text_of(driver, css: str) -> str:
+    """The visible text of every element matching `css`, joined."""
+    from selenium.webdriver.common.by import By
+
+    return " ".join(element.text for element in driver.find_elements(By.CSS_SELECTOR, css))
+
+
+def loaded_image(driver, element_id: str, timeout: float = 15):
+    """The <img> with `element_id` once it is in the page and its picture has loaded."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    script = "const i = document.getElementById(arguments[0]); return i && i.complete && i.naturalWidth > 0 && i"
+    return WebDriverWait(driver, timeout).until(
+        lambda d: d.execute_script(script, element_id), f"no image #{element_id}"
+    )
+
+
+def overlapping_pair(sessions: list[dict]) -> tuple[dict, dict]:
+    """Two live sessions that overlap in time (the built-in programme has some on day 1)."""
+    live_sessions = [s for s in sessions if s["status"] != "cancelled"]
+    for a, b in itertools.combinations(live_sessions, 2):
+        if a["start"] < b["end"] and b["start"] < a["end"]:
+            return a, b
+    raise AssertionError("no two of these sessions overlap")
 
 
 def console_errors(driver) -> list[str]:

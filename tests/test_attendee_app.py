@@ -19,7 +19,16 @@ from PIL import Image
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser import LiveServer, as_phone, assert_accessible, clear_site_data, console_errors
+from tests.browser import (
+    LiveServer,
+    as_phone,
+    assert_accessible,
+    clear_site_data,
+    console_errors,
+    loaded_image,
+    overlapping_pair,
+    text_of,
+)
 from tests.conftest import EVENT
 
 API = f"/api/v1/events/{EVENT}"
@@ -74,10 +83,6 @@ class Person:
 
 def wait_for(driver, condition, timeout: float = 15, message: str = ""):
     return WebDriverWait(driver, timeout).until(lambda d: condition(d), message)
-
-
-def text_of(driver, css: str) -> str:
-    return " ".join(element.text for element in driver.find_elements(By.CSS_SELECTOR, css))
 
 
 def signed_in(browser, live: LiveServer) -> Person:
@@ -164,7 +169,7 @@ def test_a_rotated_link_no_longer_signs_in(browser, live):
 def test_starring_sessions_warns_of_an_overlap_and_refuses_a_full_one(browser, live):
     person = signed_in(browser, live)
     sessions = call(live, "GET", f"{API}/sessions?day=1")[1]
-    first, overlapping = _overlapping_pair(sessions)
+    first, overlapping = overlapping_pair(sessions)
     full = next(s for s in sessions if s["id"] not in (first["id"], overlapping["id"]) and s["status"] != "cancelled")
     call(live, "PATCH", f"{API}/sessions/{full['id']}", {"capacity": 1}, live.admin_headers())
     other = Person(live)
@@ -188,14 +193,6 @@ def test_starring_sessions_warns_of_an_overlap_and_refuses_a_full_one(browser, l
     assert first["title"] in text_of(browser, "#my-schedule") and overlapping["title"] in text_of(
         browser, "#my-schedule"
     )
-
-
-def _overlapping_pair(sessions: list[dict]) -> tuple[dict, dict]:
-    live_sessions = [s for s in sessions if s["status"] != "cancelled"]
-    for a, b in itertools.combinations(live_sessions, 2):
-        if a["start"] < b["end"] and b["start"] < a["end"]:
-            return a, b
-    raise AssertionError("the built-in programme has no overlapping sessions on day 1")
 
 
 def test_a_moved_session_is_announced_on_the_next_visit(browser, live):
@@ -224,10 +221,7 @@ def test_the_ticket_qr_on_the_page_decodes_to_the_ticket_payload(browser, live):
     as_phone(browser, scale=2)
     try:
         browser.get(live.url(f"/e/{EVENT}/me/ticket"))
-        qr = wait_for(browser, lambda d: d.find_elements(By.ID, "ticket-qr") and d.find_element(By.ID, "ticket-qr"))
-        wait_for(
-            browser, lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", qr)
-        )
+        qr = loaded_image(browser, "ticket-qr")
 
         assert decode_element(qr) == payload
         assert qr.size["width"] >= 300  # most of a 360 px screen: readable at arm's length
@@ -242,10 +236,7 @@ def test_the_calendar_page_offers_every_way_to_subscribe(browser, live):
     as_phone(browser, scale=2)
     try:
         browser.get(live.url(f"/e/{EVENT}/me/calendar"))
-        qr = wait_for(browser, lambda d: d.find_elements(By.ID, "calendar-qr") and d.find_element(By.ID, "calendar-qr"))
-        wait_for(
-            browser, lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", qr)
-        )
+        qr = loaded_image(browser, "calendar-qr")
 
         links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#calendar a")}
         assert links["Subscribe in your calendar app"] == feed["webcal"]
@@ -291,8 +282,7 @@ def test_with_the_server_stopped_the_programme_schedule_and_ticket_still_show_wi
         as_phone(browser, scale=2)
         try:
             browser.get(live.url(f"/e/{EVENT}/me/ticket"))
-            qr = wait_for(browser, lambda d: d.find_elements(By.ID, "ticket-qr") and d.find_element(By.ID, "ticket-qr"))
-            wait_for(browser, lambda d: d.execute_script("return arguments[0].naturalWidth > 0", qr))
+            qr = loaded_image(browser, "ticket-qr")
             assert decode_element(qr) == payload
             assert "Offline: showing your ticket as saved" in text_of(browser, "#data-age")
         finally:

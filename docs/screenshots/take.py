@@ -10,7 +10,6 @@ PNG is reduced to a 64-colour palette, which keeps it small and the text sharp.
 from __future__ import annotations
 
 import io
-import itertools
 import json
 import sys
 import tempfile
@@ -26,7 +25,15 @@ sys.path.insert(0, str(ROOT))
 from PIL import Image  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
-from tests.browser import LiveServer, as_phone, clear_site_data, make_driver  # noqa: E402
+from tests.browser import (  # noqa: E402
+    LiveServer,
+    as_phone,
+    clear_site_data,
+    loaded_image,
+    make_driver,
+    overlapping_pair,
+    text_of,
+)
 
 EVENT = "ecc2014"
 API = f"/api/v1/events/{EVENT}"
@@ -58,18 +65,6 @@ def save(driver, name: str) -> Path:
     image.quantize(colors=COLOURS, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
     print(f"{path.relative_to(ROOT)}: {image.width}x{image.height}, {path.stat().st_size / 1024:.0f} KB")
     return path
-
-
-def text_of(driver, css: str) -> str:
-    return " ".join(element.text for element in driver.find_elements(By.CSS_SELECTOR, css))
-
-
-def overlapping_pair(sessions: list[dict]) -> tuple[dict, dict]:
-    live_sessions = [s for s in sessions if s["status"] != "cancelled"]
-    for a, b in itertools.combinations(live_sessions, 2):
-        if a["start"] < b["end"] and b["start"] < a["end"]:
-            return a, b
-    raise RuntimeError("no overlapping sessions on day 1")
 
 
 def take(live: LiveServer, driver) -> None:
@@ -112,13 +107,7 @@ def take(live: LiveServer, driver) -> None:
         ("me/ticket", "ticket-qr", "my-ticket"),
     ):
         driver.get(live.url(f"/e/{EVENT}/{page}"))
-        wait_for(
-            lambda image_id=image_id: driver.execute_script(
-                "const i = document.getElementById(arguments[0]); return i && i.complete && i.naturalWidth > 0",
-                image_id,
-            ),
-            name,
-        )
+        loaded_image(driver, image_id)
         save(driver, name)
 
     driver.get(live.url(f"/e/{EVENT}/"))  # drawn once more under the worker, so it is kept
