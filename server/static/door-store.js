@@ -1,0 +1,334 @@
+// What a browser door keeps, in IndexedDB (one database per event on this device): the door
+// bundle (roster, revoked serials, presence, keys and lists) and the journal of scans.
+//
+// The bundle follows client_cli/door.py: fetched in full the first time, then merged from
+// `?since=cursor` deltas; a cursor going backwards, or a revoked serial of someone inside, means
+// fetch it all again. A full bundle of 100,000 tickets takes seconds to write, and a readwrite
+// transaction would hold back every verdict meanwhile, so there are two copies of the big
+// stores (generation 0 and 1): a full load fills the idle one in short transactions, then one
+// small transaction makes it the current one. Verdicts read the current one throughout.
+//
+// The journal: every scan (a scan_id made here, payload, list, type, door time, the local
+// verdict) is written before its verdict is shown, and stays until the server has answered it.
+// It holds no names: those stay in the bundle, which a revoked device deletes.
+
+const VERSION = 1;
+const BIG = ["roster", "revoked", "presence"];
+const CHUNK = 5000; // records per transaction of a full load: short enough for a verdict to slip in between
+
+const promised = (request) =>
+  new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+
+const done = (transaction) =>
+  new Promise((resolve, reject) => {
+    transaction.oncomplete = () => resolve();
+    transaction.onerror = () => reject(transaction.error);
+    transaction.onabort = () => reject(transaction.error || new Error("transaction aborted"));
+  });
+
+export const databaseName = (event) => `eventdesk-door:${event}`;
+
+/** Which token fetched the bundle, without keeping the token itself in the bundle. */
+export async function fingerprint(token) {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token || ""));
+  return Array.from(new Uint8Array(digest).slice(0, 16), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+function upgrade(db) {
+  for (const generation of [0, 1]) {
+    db.createObjectStore(`roster${generation}`, { keyPath: "serial" });
+    db.createObjectStore(`revoked${generation}`);
+    db.createObjectStore(`presence${generation}`, { keyPath: ["list", "serial"] });
+  }
+  db.createObjectStore("meta");
+  const journal = db.createObjectStore("journal", { keyPath: "scan_id" });
+  journal.createIndex("pending", "pending"); // 1 until the server has answered the scan
+  journal.createIndex("seq", "seq");
+}
+
+export class DoorStore {
+  constructor(db, event, meta) {
+    this.db = db;
+    this.event = event;
+    this.meta = meta; // the bundle's small part, kept in memory: event, timezone, keys, lists, cursor...
+  }
+
+  static async open(event) {
+    const request = indexedDB.open(databaseName(event), VERSION);
+    request.onupgradeneeded = () => upgrade(request.result);
+    const db = await promised(request);
+    const meta = (await promised(db.transaction("meta").objectStore("meta").get("bundle"))) || null;
+    return new DoorStore(db, event, meta);
+  }
+
+  close() {
+    this.db.close();
+  }
+
+  get hasBundle() {
+    return Boolean(this.meta && this.meta.cursor);
+  }
+
+  _store(name, generation = this.meta?.generation ?? 0) {
+    return `${name}${generation}`;
+  }
+
+  async _get(name, key) {
+    const store = this._store(name);
+    return promised(this.db.transaction(store).objectStore(store).get(key));
+  }
+
+  // --- the judge's bundle interface (door-judge.js) -------------------------------------------
+
+  bundle() {
+    const lists = new Map((this.meta?.lists || []).map((item) => [item.id, item]));
+    return {
+      event: this.meta?.event,
+      timezone: this.meta?.timezone || "UTC",
+      publicKeys: () => (this.meta?.public_keys || []).map((key) => key.public_key),
+      list: (id) => lists.get(id) || null,
+      isRevoked: async (serial) => (await this._get("revoked", serial)) !== undefined,
+      rosterEntry: async (serial) => (await this._get("roster", serial)) || null,
+      presence: async (list, serial) => (await this._get("presence", [list, serial])) || null,
+    };
+  }
+
+  /** Is any of these serials inside on some list? (A delta revoking one means: fetch it all.) */
+  async insideAny(serials) {
+    if (!serials.length) return false;
+    const wanted = new Set(serials);
+    const store = this._store("presence");
+    const all = await promised(this.db.transaction(store).objectStore(store).getAll());
+    return all.some((item) => item.inside && wanted.has(item.serial));
+  }
+
+  async counts() {
+    const names = BIG.map((name) => this._store(name));
+    const transaction = this.db.transaction([...names, "journal"]);
+    const [roster, revoked, presence] = await Promise.all(names.map((name) => promised(transaction.objectStore(name).count())));
+    const pending = await promised(transaction.objectStore("journal").index("pending").count(1));
+    return { roster, revoked, presence, pending };
+  }
+
+  // --- writing the bundle ---------------------------------------------------------------------
+
+  /** Put a whole bundle in place of the stored one; readers see the old one until the last step. */
+  async replace(document, { etag, fingerprint: token, clockOffset, doorNow }) {
+    const generation = this.hasBundle ? 1 - (this.meta.generation ?? 0) : 0;
+    const names = BIG.map((name) => this._store(name, generation));
+    let transaction = this.db.transaction(names, "readwrite");
+    names.forEach((name) => transaction.objectStore(name).clear());
+    await done(transaction);
+    const revoked = new Set(document.revoked);
+    const roster = document.roster.filter((entry) => !revoked.has(entry.serial));
+    const asOf = new Date(doorNow).toISOString();
+    const presence = document.presence.map((item) => ({ ...item, as_of: asOf }));
+    for (const [name, items, write] of [
+      ["roster", roster, (store, entry) => store.put(entry)],
+      ["revoked", document.revoked, (store, serial) => store.put(1, serial)],
+      ["presence", presence, (store, item) => store.put(item)],
+    ]) {
+      for (let start = 0; start < items.length; start += CHUNK) {
+        transaction = this.db.transaction(this._store(name, generation), "readwrite", { durability: "relaxed" });
+        const store = transaction.objectStore(this._store(name, generation));
+        for (const item of items.slice(start, start + CHUNK)) write(store, item);
+        await done(transaction);
+      }
+    }
+    await this._writeMeta(document, { generation, etag, etagSince: null, token, clockOffset });
+  }
+
+  /** Merge a `?since=` delta into the current bundle, in one transaction. */
+  async merge(delta, { etag, since, fingerprint: token, clockOffset, doorNow }) {
+    const names = BIG.map((name) => this._store(name));
+    const transaction = this.db.transaction([...names, "meta"], "readwrite");
+    const [roster, revoked, presence] = names.map((name) => transaction.objectStore(name));
+    for (const serial of delta.revoked) {
+      revoked.put(1, serial);
+      roster.delete(serial);
+    }
+    const gone = new Set(delta.revoked);
+    for (const entry of delta.roster) if (!gone.has(entry.serial)) roster.put(entry);
+    const asOf = new Date(doorNow).toISOString();
+    for (const item of delta.presence) presence.put({ ...item, as_of: asOf });
+    this._putMeta(transaction, delta, { generation: this.meta.generation, etag, etagSince: since, token, clockOffset });
+    await done(transaction);
+  }
+
+  async _writeMeta(document, options) {
+    const transaction = this.db.transaction("meta", "readwrite");
+    this._putMeta(transaction, document, options);
+    await done(transaction);
+  }
+
+  _putMeta(transaction, document, { generation, etag, etagSince, token, clockOffset }) {
+    const meta = {
+      event: document.event,
+      timezone: document.timezone || "UTC",
+      cursor: document.cursor,
+      public_keys: document.public_keys,
+      lists: document.lists,
+      generation,
+      etag: etag || null,
+      etag_since: etagSince, // the `since` the ETag answers for: asking that again may give 304
+      token: token,
+      clock_offset: clockOffset,
+      synced_at: Date.now(),
+    };
+    transaction.objectStore("meta").put(meta, "bundle");
+    transaction.addEventListener("complete", () => {
+      this.meta = meta;
+    });
+  }
+
+  /** The server said nothing changed (304): only the time of the check and the clock move. */
+  async touch(clockOffset) {
+    const meta = { ...this.meta, synced_at: Date.now(), clock_offset: clockOffset };
+    const transaction = this.db.transaction("meta", "readwrite");
+    transaction.objectStore("meta").put(meta, "bundle");
+    await done(transaction);
+    this.meta = meta;
+  }
+
+  /** Forget the bundle (names, organisations): a revoked device keeps no personal data. */
+  async deleteBundle() {
+    const names = [0, 1].flatMap((generation) => BIG.map((name) => this._store(name, generation)));
+    const transaction = this.db.transaction([...names, "meta"], "readwrite");
+    names.forEach((name) => transaction.objectStore(name).clear());
+    transaction.objectStore("meta").delete("bundle");
+    await done(transaction);
+    this.meta = null;
+  }
+
+  // --- the journal ----------------------------------------------------------------------------
+
+  /** Keep a scan durably (strict durability: on disk before its verdict is shown). */
+  async append(record) {
+    const transaction = this.db.transaction("journal", "readwrite", { durability: "strict" });
+    transaction.objectStore("journal").put({ ...record, pending: 1, seq: Date.now() + Math.random() / 2 });
+    await done(transaction);
+  }
+
+  /** Record the server's answers to scans: {scan_id: answer}. An answered scan is no longer pending. */
+  async answered(answers) {
+    const transaction = this.db.transaction("journal", "readwrite");
+    const journal = transaction.objectStore("journal");
+    for (const [scanId, answer] of Object.entries(answers)) {
+      const request = journal.get(scanId);
+      request.onsuccess = () => {
+        if (!request.result) return;
+        journal.put({ ...request.result, pending: 0, server: answer, answered_at: Date.now() });
+      };
+    }
+    await done(transaction);
+  }
+
+  async scans() {
+    const transaction = this.db.transaction("journal");
+    return promised(transaction.objectStore("journal").index("seq").getAll());
+  }
+
+  async pending(limit) {
+    const transaction = this.db.transaction("journal");
+    const all = await promised(transaction.objectStore("journal").index("pending").getAll(1, limit));
+    return all.sort((a, b) => a.seq - b.seq);
+  }
+
+  /** After a revoked token: keep only the scans the server has not answered (no names in them). */
+  async keepOnlyPending() {
+    const transaction = this.db.transaction("journal", "readwrite");
+    const journal = transaction.objectStore("journal");
+    const request = journal.index("pending").openCursor(IDBKeyRange.only(0));
+    request.onsuccess = () => {
+      const cursor = request.result;
+      if (cursor) {
+        cursor.delete();
+        cursor.continue();
+      }
+    };
+    await done(transaction);
+  }
+}
+
+/** The scan the server judged differently from the door (its verdict stands), as client_cli/door.py. */
+export function isConflict(scan) {
+  const server = scan.server;
+  if (!server || !server.result) return false;
+  return server.result !== scan.result || (scan.result === "ok" && Boolean(server.conflict));
+}
+
+// --- syncing the bundle ---------------------------------------------------------------------
+
+const cursorNumbers = (cursor) => {
+  const parts = String(cursor || "").split(".");
+  return parts.every((part) => /^\d+$/.test(part)) ? parts.map(Number) : null;
+};
+
+/** The server's clock minus this device's, from one answer (Eventdesk-Now, else Date), in ms. */
+export function clockOffset(response, sentAt, receivedAt) {
+  const said = response.headers.get("Eventdesk-Now") || response.headers.get("Date");
+  const server = said ? new Date(said).getTime() : NaN;
+  if (Number.isNaN(server)) return null;
+  return Math.round(server - (sentAt + receivedAt) / 2);
+}
+
+export class DeviceRefused extends Error {}
+
+/**
+ * Fetch the bundle: a delta since the stored cursor when there is one, else (or on doubt) in
+ * full. `request(path, headers)` resolves to a fetch Response (it throws when offline).
+ * Resolves to {kind: "full" | "delta" | "not_modified", cursor, changes}.
+ */
+export async function syncBundle(store, request, token) {
+  const mine = await fingerprint(token);
+  const timed = async (path, headers = {}) => {
+    const sentAt = Date.now();
+    const response = await request(path, headers);
+    if (response.status === 401) throw new DeviceRefused("the server refused this door's token");
+    const offset = clockOffset(response, sentAt, Date.now());
+    return { response, offset: offset ?? store.meta?.clock_offset ?? 0 };
+  };
+  const base = `/api/v1/events/${store.event}/door-bundle`;
+  if (store.hasBundle && store.meta.event === store.event && store.meta.token === mine) {
+    const cursor = store.meta.cursor;
+    const headers = store.meta.etag && store.meta.etag_since === cursor ? { "If-None-Match": store.meta.etag } : {};
+    const { response, offset } = await timed(`${base}?since=${encodeURIComponent(cursor)}`, headers);
+    if (response.status === 304) {
+      await store.touch(offset);
+      return { kind: "not_modified", cursor, changes: { roster: 0, revoked: 0, presence: 0 } };
+    }
+    if (response.status === 200) {
+      const delta = await response.json();
+      const old = cursorNumbers(cursor);
+      const fresh = cursorNumbers(delta.cursor);
+      const forward = Boolean(old && fresh && old.length === fresh.length) && old.every((value, i) => fresh[i] >= value);
+      // A cursor going back means the server's data was replaced; a re-issued ticket of someone
+      // inside moves their presence to a serial a delta does not repeat. Both: fetch it all.
+      if (forward && !(await store.insideAny(delta.revoked))) {
+        await store.merge(delta, {
+          etag: response.headers.get("ETag"), since: cursor, fingerprint: mine, clockOffset: offset,
+          doorNow: Date.now() + offset,
+        }); // prettier-ignore
+        return { kind: "delta", cursor: delta.cursor, changes: changes(delta) };
+      }
+    } else if (response.status !== 400) {
+      throw new Error(`the server answered ${response.status} to the bundle's delta`);
+    } // 400: the server no longer takes that cursor: fetch everything
+  }
+  const { response, offset } = await timed(base);
+  if (response.status !== 200) throw new Error(`the server answered ${response.status} to the door bundle`);
+  const document = await response.json();
+  await store.replace(document, {
+    etag: response.headers.get("ETag"), fingerprint: mine, clockOffset: offset, doorNow: Date.now() + offset,
+  }); // prettier-ignore
+  return { kind: "full", cursor: document.cursor, changes: changes(document) };
+}
+
+const changes = (document) => ({
+  roster: document.roster.length,
+  revoked: document.revoked.length,
+  presence: document.presence.length,
+});
