@@ -24,7 +24,7 @@ bp = Blueprint("personal_pages", __name__, url_prefix="/e/<event>")
 HTML = "text/html; charset=utf-8"
 # What the service worker keeps from the start, besides the static files: the pages an
 # attendee opens at the venue, and the API reads those pages make.
-PRECACHED_PAGES = ("", "me", "me/calendar", "me/ticket", "speakers", "rooms")
+PRECACHED_PAGES = ("", "me", "me/calendar", "me/ticket", "speakers", "rooms", "door")
 
 
 def _shell(event: str, template: str, active: str) -> Response:
@@ -43,9 +43,10 @@ def _shell(event: str, template: str, active: str) -> Response:
 
 
 # path, template, the nav item it marks. /join is where a personal link lands: its script
-# trades the fragment's secret for a token (server/static/join.js).
+# trades the fragment's secret for a token (server/static/join.js). /door is a door device's
+# page: its pairing link carries the device token in the fragment (server/static/door.js).
 SHELLS = (("/join", "join.html", "me"), ("/me", "me.html", "me"), ("/me/calendar", "calendar.html", "me"),
-          ("/me/ticket", "ticket.html", "ticket"))  # fmt: skip
+          ("/me/ticket", "ticket.html", "ticket"), ("/door", "door.html", "door"))  # fmt: skip
 for _path, _template, _active in SHELLS:
     bp.add_url_rule(
         _path,

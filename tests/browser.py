@@ -34,11 +34,12 @@ AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 FAILING_IMPACTS = ("serious", "critical")
 
 
-def make_driver(performance_log: bool = False):
+def make_driver(performance_log: bool = False, extra_arguments: tuple[str, ...] = ()):
     """Headless Chromium sized and behaving as a 360x800 phone; fails (never skips) without it.
 
     `performance_log` also records the DevTools protocol's Network and Page events, for
     `driver.get_log("performance")` (bench/pages_bench.py counts bytes with them).
+    `extra_arguments` are more command-line switches (a fake camera for the door page).
     """
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
     if missing:
@@ -59,6 +60,7 @@ def make_driver(performance_log: bool = False):
         "--no-first-run",
         "--disable-extensions",
         f"--window-size={PHONE['width']},{PHONE['height']}",
+        *extra_arguments,
     ):
         options.add_argument(argument)
     logging = {"browser": "ALL"}  # console errors, CSP reports
