@@ -11,6 +11,7 @@ export const PREFIX = "ED1";
 const SERIAL_BYTES = 8;
 const SIGNATURE_BYTES = 64;
 const BODY_CHARS = ((SERIAL_BYTES + SIGNATURE_BYTES) / 2) * 3;
+const MAX_PAYLOAD = 512; // characters as scanned (server/checkin.py)
 
 // The words of server/ticketcode.py MESSAGES: door staff read these.
 export const MESSAGES = {
@@ -61,7 +62,8 @@ const hex = (bytes) => Array.from(bytes, (byte) => byte.toString(16).padStart(2,
  * Returns {eventCode, eventSlug, serial (bytes), serialHex, signature (bytes)}.
  */
 export function parseTicket(text) {
-  if (typeof text !== "string") return null;
+  // Longer than any code and its whitespace: refused unread, as the server does (MAX_PAYLOAD).
+  if (typeof text !== "string" || [...text].length > MAX_PAYLOAD) return null;
   const payload = text.trim().toUpperCase();
   // str.partition: the body is everything after the second colon (":" is a base45 digit).
   const first = payload.indexOf(":");
@@ -151,7 +153,7 @@ export function alreadyIn(list, known, accepted, moment) {
   const timeline = []; // [door time ms, order, kind]
   if (known) {
     // The bundle lists accepted scans only: someone outside now came in and went out before.
-    timeline.push(known.inside && known.since ? [instant(known.since), 0, "entry"] : [instant(known.as_of), 0, "exit"]);
+    timeline.push(known.inside && known.since ? [instant(known.since), 0, "entry"] : [instant(known.as_of) ?? 0, 0, "left"]);
   }
   accepted.forEach((scan, index) => timeline.push([instant(scan.scanned_at), index + 1, scan.type]));
   const before = timeline
@@ -160,8 +162,10 @@ export function alreadyIn(list, known, accepted, moment) {
   if (!before.length) return null;
   if (before[before.length - 1][2] === "entry") return before[before.length - 1][0];
   if (!list.allow_reentry) {
-    const entry = before.find((item) => item[2] === "entry");
-    return entry ? entry[0] : before[0][0];
+    // Only an entry (or the bundle's word that they left) forbids another; an exit scanned of
+    // someone never in does not, as on the server (server/checkin.py `came_before`).
+    const entry = before.find((item) => item[2] === "entry") || before.find((item) => item[2] === "left");
+    return entry ? entry[0] : null;
   }
   return null;
 }
