@@ -366,8 +366,10 @@ function addHistory(verdict, record) {
 }
 
 function buzz(result) {
+  // Browsers allow vibration only after the person has touched the page (else a console warning).
+  if (!navigator.vibrate || !navigator.userActivation?.hasBeenActive) return;
   try {
-    navigator.vibrate?.(result === "ok" ? 80 : [200, 100, 200]);
+    navigator.vibrate(result === "ok" ? 80 : [200, 100, 200]);
   } catch {
     // vibration is a nicety: not allowed before a tap, or not on this device
   }
