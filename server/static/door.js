@@ -70,8 +70,15 @@ async function request(method, path, { body, headers = {}, timeout = 8000 } = {}
 
 // --- the door's clock -----------------------------------------------------------------------
 
-/** Door time: this device's clock corrected by the offset measured at the last bundle sync. */
-export const doorNow = () => Date.now() + (store?.meta?.clock_offset ?? 0);
+let lastScanAt = 0; // the door time of this door's latest scan
+
+/**
+ * Door time: this device's clock corrected by the offset measured at the last bundle sync, and
+ * never earlier than this door's previous scan. A sync may move the clock back (the phone ran
+ * fast; or the server's clock stands still, EVENTDESK_NOW), and a scan judged before the one
+ * it follows would not see it: the same ticket twice would be let in twice.
+ */
+export const doorNow = () => Math.max(Date.now() + (store?.meta?.clock_offset ?? 0), lastScanAt);
 
 /** ISO 8601 with the event zone's offset, to the second: "2014-10-20T14:30:05+02:00". */
 export function isoInZone(ms, timeZone) {
@@ -113,7 +120,7 @@ async function showStatus() {
     line.classList.add("offline");
     return;
   }
-  if (store) waiting = (await store.counts()).pending;
+  if (store) waiting = await store.pendingCount();
   const parts = [online === false ? "Offline: the server does not answer" : online ? "Online" : "Connecting…"];
   parts.push(store?.hasBundle ? `door bundle checked ${age(store.meta.synced_at)}` : "no door bundle yet");
   parts.push(`${waiting} scan${waiting === 1 ? "" : "s"} waiting to upload`);
@@ -147,6 +154,7 @@ function refreshBundle() {
 const keyOf = (list, serial) => `${list}\u0000${serial}`;
 
 function remember(record) {
+  lastScanAt = Math.max(lastScanAt, new Date(record.scanned_at).getTime() || 0);
   if (record.result !== "ok" || !record.serial || record.event !== slug) return;
   const key = keyOf(record.list, record.serial);
   if (!accepted.has(key)) accepted.set(key, []);
