@@ -181,6 +181,14 @@ def server_answered(driver, scan_id: str) -> str | None:
     return (record.get("server") or {}).get("result")
 
 
+def refresh_bundle(driver) -> None:
+    """Fetch the bundle's changes now, as the page does every minute."""
+    driver.set_script_timeout(30)
+    driver.execute_async_script(
+        "const done = arguments[0]; import('/static/door.js').then(m => m.refreshBundle()).then(() => done())"
+    )
+
+
 def service_worker_ready(driver) -> None:
     driver.set_script_timeout(30)
     driver.execute_async_script("const done = arguments[0]; navigator.serviceWorker.ready.then(() => done())")
@@ -286,6 +294,20 @@ def test_forged_and_revoked_tickets_are_refused_in_words(browser, live):
     assert browser.find_element(By.ID, "verdict").get_attribute("class") == "verdict bad"
     wait_for(browser, lambda d: server_answered(d, refused["scan_id"]) == "revoked")
     assert [s["result"] for s in server_scans(live, holder.serial)] == []  # nothing recorded for the new serial
+
+
+def test_a_bundle_delta_brings_new_tickets_and_revocations_to_the_offline_door(browser, live):
+    old = Holder(live)
+    paired(browser, live)
+    revoked = old.reissue(live)
+    newcomer = Holder(live)
+
+    refresh_bundle(browser)  # a delta: ?since=<cursor>
+    with live.stopped():
+        verdicts = [type_code(browser, payload) for payload in (revoked, old.payload, newcomer.payload)]
+
+    assert [v["result"] for v in verdicts] == ["revoked", "ok", "ok"]
+    assert verdicts[2]["name"].startswith(newcomer.name)
 
 
 def test_a_list_outside_its_window_refuses_with_when_it_opens(browser, live):

@@ -7,6 +7,9 @@
 // transaction would hold back every verdict meanwhile, so there are two copies of the big
 // stores (generation 0 and 1): a full load fills the idle one in short transactions, then one
 // small transaction makes it the current one. Verdicts read the current one throughout.
+// Tickets are kept in buckets (by the serial's last three hex digits: 4,096 records for any
+// roster size) rather than one record each: writing 100,000 records cost most of a full
+// load, and a bucket is still one small read per verdict.
 //
 // The journal: every scan (a scan_id made here, payload, list, type, door time, the local
 // verdict) is written before its verdict is shown, and stays until the server has answered it.
@@ -14,7 +17,22 @@
 
 const VERSION = 1;
 const BIG = ["roster", "revoked", "presence"];
-const CHUNK = 5000; // records per transaction of a full load: short enough for a verdict to slip in between
+const CHUNK = 256; // buckets per transaction of a full load: short enough for a verdict to slip in between
+
+/** The bucket of a serial (serials are random hex: buckets fill evenly). */
+export const bucketOf = (serial) => String(serial).slice(-3);
+const presenceKey = (list, serial) => `${list}\u0000${serial}`;
+
+/** {bucket: {key: value}} of `items`. */
+function buckets(items, serialOf, keyOf, valueOf) {
+  const grouped = new Map();
+  for (const item of items) {
+    const bucket = bucketOf(serialOf(item));
+    if (!grouped.has(bucket)) grouped.set(bucket, {});
+    grouped.get(bucket)[keyOf(item)] = valueOf(item);
+  }
+  return grouped;
+}
 
 const promised = (request) =>
   new Promise((resolve, reject) => {
@@ -39,9 +57,7 @@ export async function fingerprint(token) {
 
 function upgrade(db) {
   for (const generation of [0, 1]) {
-    db.createObjectStore(`roster${generation}`, { keyPath: "serial" });
-    db.createObjectStore(`revoked${generation}`);
-    db.createObjectStore(`presence${generation}`, { keyPath: ["list", "serial"] });
+    for (const name of BIG) db.createObjectStore(`${name}${generation}`); // bucket -> {key: value}
   }
   db.createObjectStore("meta");
   const journal = db.createObjectStore("journal", { keyPath: "scan_id" });
@@ -76,9 +92,11 @@ export class DoorStore {
     return `${name}${generation}`;
   }
 
-  async _get(name, key) {
+  /** The value under `key` in the bucket of `serial`, or undefined. */
+  async _get(name, serial, key = serial) {
     const store = this._store(name);
-    return promised(this.db.transaction(store).objectStore(store).get(key));
+    const bucket = await promised(this.db.transaction(store).objectStore(store).get(bucketOf(serial)));
+    return bucket?.[key];
   }
 
   // --- the judge's bundle interface (door-judge.js) -------------------------------------------
@@ -92,7 +110,7 @@ export class DoorStore {
       list: (id) => lists.get(id) || null,
       isRevoked: async (serial) => (await this._get("revoked", serial)) !== undefined,
       rosterEntry: async (serial) => (await this._get("roster", serial)) || null,
-      presence: async (list, serial) => (await this._get("presence", [list, serial])) || null,
+      presence: async (list, serial) => (await this._get("presence", serial, presenceKey(list, serial))) || null,
     };
   }
 
@@ -100,16 +118,17 @@ export class DoorStore {
   async insideAny(serials) {
     if (!serials.length) return false;
     const wanted = new Set(serials);
-    const store = this._store("presence");
-    const all = await promised(this.db.transaction(store).objectStore(store).getAll());
-    return all.some((item) => item.inside && wanted.has(item.serial));
+    const store = this.db.transaction(this._store("presence")).objectStore(this._store("presence"));
+    const found = await Promise.all([...new Set(serials.map(bucketOf))].map((bucket) => promised(store.get(bucket))));
+    return found.some((bucket) => Object.values(bucket || {}).some((item) => item.inside && wanted.has(item.serial)));
   }
 
   /** How many tickets the bundle holds (IndexedDB counts by walking them: not for every scan). */
   async counts() {
     const names = BIG.map((name) => this._store(name));
     const transaction = this.db.transaction(names);
-    const [roster, revoked, presence] = await Promise.all(names.map((name) => promised(transaction.objectStore(name).count())));
+    const all = await Promise.all(names.map((name) => promised(transaction.objectStore(name).getAll())));
+    const [roster, revoked, presence] = all.map((found) => found.reduce((sum, bucket) => sum + Object.keys(bucket).length, 0));
     return { roster, revoked, presence };
   }
 
@@ -130,16 +149,17 @@ export class DoorStore {
     const revoked = new Set(document.revoked);
     const roster = document.roster.filter((entry) => !revoked.has(entry.serial));
     const asOf = new Date(doorNow).toISOString();
-    const presence = document.presence.map((item) => ({ ...item, as_of: asOf }));
-    for (const [name, items, write] of [
-      ["roster", roster, (store, entry) => store.put(entry)],
-      ["revoked", document.revoked, (store, serial) => store.put(1, serial)],
-      ["presence", presence, (store, item) => store.put(item)],
+    const bySerial = (item) => item.serial;
+    for (const [name, grouped] of [
+      ["roster", buckets(roster, bySerial, bySerial, (entry) => entry)],
+      ["revoked", buckets(document.revoked, (serial) => serial, (serial) => serial, () => 1)],
+      ["presence", buckets(document.presence, bySerial, (item) => presenceKey(item.list, item.serial), (item) => ({ ...item, as_of: asOf }))],
     ]) {
-      for (let start = 0; start < items.length; start += CHUNK) {
+      const entries = [...grouped];
+      for (let start = 0; start < entries.length; start += CHUNK) {
         transaction = this.db.transaction(this._store(name, generation), "readwrite", { durability: "relaxed" });
         const store = transaction.objectStore(this._store(name, generation));
-        for (const item of items.slice(start, start + CHUNK)) write(store, item);
+        for (const [bucket, value] of entries.slice(start, start + CHUNK)) store.put(value, bucket);
         await done(transaction);
       }
     }
@@ -151,14 +171,35 @@ export class DoorStore {
     const names = BIG.map((name) => this._store(name));
     const transaction = this.db.transaction([...names, "meta"], "readwrite");
     const [roster, revoked, presence] = names.map((name) => transaction.objectStore(name));
-    for (const serial of delta.revoked) {
-      revoked.put(1, serial);
-      roster.delete(serial);
-    }
     const gone = new Set(delta.revoked);
-    for (const entry of delta.roster) if (!gone.has(entry.serial)) roster.put(entry);
     const asOf = new Date(doorNow).toISOString();
-    for (const item of delta.presence) presence.put({ ...item, as_of: asOf });
+    // Each bucket touched: read once, all its edits, written back once (in this one transaction;
+    // two reads of one bucket before either write would lose an edit).
+    const edits = new Map(); // store -> bucket -> [edit]
+    const change = (store, serial, edit) => {
+      if (!edits.has(store)) edits.set(store, new Map());
+      const bucket = bucketOf(serial);
+      if (!edits.get(store).has(bucket)) edits.get(store).set(bucket, []);
+      edits.get(store).get(bucket).push(edit);
+    };
+    for (const serial of delta.revoked) {
+      change(revoked, serial, (bucket) => (bucket[serial] = 1));
+      change(roster, serial, (bucket) => delete bucket[serial]);
+    }
+    for (const entry of delta.roster) if (!gone.has(entry.serial)) change(roster, entry.serial, (bucket) => (bucket[entry.serial] = entry));
+    for (const item of delta.presence) {
+      change(presence, item.serial, (bucket) => (bucket[presenceKey(item.list, item.serial)] = { ...item, as_of: asOf }));
+    }
+    for (const [store, byBucket] of edits) {
+      for (const [key, changes] of byBucket) {
+        const request = store.get(key);
+        request.onsuccess = () => {
+          const bucket = request.result || {};
+          changes.forEach((edit) => edit(bucket));
+          store.put(bucket, key);
+        };
+      }
+    }
     this._putMeta(transaction, delta, { generation: this.meta.generation, etag, etagSince: since, token, clockOffset });
     await done(transaction);
   }
