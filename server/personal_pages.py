@@ -45,7 +45,7 @@ def _shell(event: str, template: str, active: str) -> Response:
 # path, template, the nav item it marks. /join is where a personal link lands: its script
 # trades the fragment's secret for a token (server/static/join.js).
 SHELLS = (("/join", "join.html", "me"), ("/me", "me.html", "me"), ("/me/calendar", "calendar.html", "me"),
-          ("/me/ticket", "ticket.html", "ticket"))  # fmt: skip
+          ("/me/ticket", "ticket.html", "ticket"), ("/desk", "desk.html", "desk"))  # fmt: skip
 for _path, _template, _active in SHELLS:
     bp.add_url_rule(
         _path,
