@@ -8,7 +8,6 @@ byte: a test checks it, so the server judges exactly what the offline judges are
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 from collections.abc import Callable, Iterator
@@ -52,7 +51,8 @@ def load_bundle_state(db: sqlite_utils.Database, bundle: dict, sign: Callable[[s
             for key in bundle["public_keys"]:
                 created = clock.utc_stamp(clock.parse_stamp(key["created_at"]))
                 db.conn.execute(
-                    "INSERT INTO ticket_keys (event_id, kid, public_key, created_at, retired_at) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO ticket_keys (event_id, kid, public_key, created_at, retired_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
                     (event["id"], key["kid"], key["public_key"], created, created if key["retired"] else None),
                 )
         _load_lists(db, slug, bundle["lists"])
@@ -94,7 +94,3 @@ def _load_lists(db: sqlite_utils.Database, slug: str, lists: list[dict]) -> None
             checkin_lists.create_list(db, slug, {"id": item["id"], **fields})
     for list_id in existing - {item["id"] for item in lists}:
         checkin_lists.delete_list(db, slug, list_id)
-
-
-def public_key_b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")

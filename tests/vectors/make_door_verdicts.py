@@ -89,6 +89,10 @@ def public_key(seed: bytes) -> bytes:
     return _private(seed).public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
+def public_key_b64(seed: bytes) -> str:
+    return base64.b64encode(public_key(seed)).decode("ascii")
+
+
 def kid(seed: bytes) -> str:
     """As the server names its keys: the first 16 hex digits of SHA-256 of the public key."""
     return hashlib.sha256(public_key(seed)).hexdigest()[:16]
@@ -131,17 +135,30 @@ def draft_bundle() -> dict:
     """The state the vectors judge, in the bundle's own shape; `bundle()` has the server write it."""
     return {
         "event": EVENT,
-        "public_keys": [{"kid": kid(TEST_SEED), "algorithm": "Ed25519",
-                         "public_key": base64.b64encode(public_key(TEST_SEED)).decode("ascii"),
-                         "created_at": KEY_CREATED, "retired": False}],  # fmt: skip
+        "public_keys": [
+            {
+                "kid": kid(TEST_SEED),
+                "algorithm": "Ed25519",
+                "public_key": public_key_b64(TEST_SEED),
+                "created_at": KEY_CREATED,
+                "retired": False,
+            }
+        ],
         "lists": LISTS,
         "roster": [
-            {"serial": serial, "name": name, "organisation": organisation, "category": category,
-             "lists": [item for item, members in MEMBERS.items() if serial in members]}
+            {
+                "serial": serial,
+                "name": name,
+                "organisation": organisation,
+                "category": category,
+                "lists": [item for item, members in MEMBERS.items() if serial in members],
+            }
             for serial, (name, organisation, category) in PEOPLE.items()
-        ],  # fmt: skip
+        ],
         "revoked": [REVOKED, REVOKED_TOO],
-        "presence": [{"list": item, "serial": serial, "inside": True, "since": since} for item, serial, since in PRESENCE],
+        "presence": [
+            {"list": item, "serial": serial, "inside": True, "since": since} for item, serial, since in PRESENCE
+        ],
     }
 
 
@@ -244,8 +261,11 @@ def wrong_event_cases(day1: str, at9: str) -> list[dict]:
     other = sign(ANNA, "other2015")
     return [
         case("wrong event: signed with this event's key for another event", scan(other, day1, at9), "wrong_event"),
-        case("wrong event: judged before its signature (another key)",
-             scan(sign(ANNA, "other2015", OTHER_SEED), day1, at9), "wrong_event"),
+        case(
+            "wrong event: judged before its signature (another key)",
+            scan(sign(ANNA, "other2015", OTHER_SEED), day1, at9),
+            "wrong_event",
+        ),
         case("wrong event in lower case", scan(other.lower(), day1, at9), "wrong_event"),
     ]
 
@@ -387,8 +407,7 @@ def document() -> dict:
         "format": FORMAT,
         "event": EVENT,
         "timezone": TIMEZONE,
-        "key": {"seed_hex": TEST_SEED.hex(), "public_key": base64.b64encode(public_key(TEST_SEED)).decode("ascii"),
-                "kid": kid(TEST_SEED)},  # fmt: skip
+        "key": {"seed_hex": TEST_SEED.hex(), "public_key": public_key_b64(TEST_SEED), "kid": kid(TEST_SEED)},
         "bundle": bundle(),
         "cases": cases(),
     }
