@@ -30,7 +30,9 @@ PATH = Path(__file__).with_name("door_verdicts.json")
 # RFC 8032 section 7.1, TEST 1 and TEST 2: the event's key, and a key the event never published.
 TEST_SEED = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
 OTHER_SEED = bytes.fromhex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb")
-KEY_CREATED = "2014-10-01T10:00:00+00:00"
+# RFC 8032 TEST 3: the event's earlier key, retired when TEST 1 took over (still published).
+RETIRED_SEED = bytes.fromhex("c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7")
+KEY_CREATED, RETIRED_KEY_CREATED = "2014-10-01T10:00:00+00:00", "2014-09-01T10:00:00+00:00"
 
 ANNA, BRAM, CARLA, DARIO, EVA, ZOE = (f"{n:016x}" for n in range(0x1000000000000001, 0x1000000000000007))
 REVOKED, REVOKED_TOO = "2000000000000001", "2000000000000002"
@@ -137,12 +139,13 @@ def draft_bundle() -> dict:
         "event": EVENT,
         "public_keys": [
             {
-                "kid": kid(TEST_SEED),
+                "kid": kid(seed),
                 "algorithm": "Ed25519",
-                "public_key": public_key_b64(TEST_SEED),
-                "created_at": KEY_CREATED,
-                "retired": False,
+                "public_key": public_key_b64(seed),
+                "created_at": created,
+                "retired": seed == RETIRED_SEED,
             }
+            for seed, created in ((RETIRED_SEED, RETIRED_KEY_CREATED), (TEST_SEED, KEY_CREATED))
         ],
         "lists": LISTS,
         "roster": [
@@ -282,6 +285,10 @@ def signature_cases(anna: str, day1: str, at9: str) -> list[dict]:
              "invalid_signature"),
         case("invalid signature: a revoked ticket forged is forged first",
              scan(flip_signature_character(sign(REVOKED)), day1, at9), "invalid_signature"),
+        case("ok: signed with the event's retired key, still published", scan(sign(BRAM, seed=RETIRED_SEED),
+             "day2-entrance", local(21, "08:00:00")), "ok", BRAM),
+        case("invalid signature: the retired key's signature under another serial",
+             scan(swap_serial(sign(BRAM, seed=RETIRED_SEED), CARLA), day1, at9), "invalid_signature"),
         case("invalid signature: an unknown serial signed by another key",
              scan(sign(UNKNOWN, seed=OTHER_SEED), day1, at9), "invalid_signature"),
     ]  # fmt: skip
@@ -334,6 +341,16 @@ def presence_cases(anna: str, day1: str) -> list[dict]:
         case("ok: an entry at a door time before the bundle's entry", scan(carla, gala, local(20, "19:40:00")),
              "ok", CARLA),
         case("ok: inside another list only", scan(carla, day1, local(20, "20:00:00")), "ok", CARLA),
+        case("already checked in: scanned the very second the bundle says they came in",
+             scan(bram, day1, local(20, "08:30:00")), "already_checked_in", BRAM),
+        case("already checked in: still inside a list that spans two days",
+             scan(sign(ZOE), "policy-lounge", local(21, "09:30:00")), "already_checked_in", ZOE),
+        case("ok: this door let someone else in", scan(eva, day1, local(20, "09:05:00")), "ok", EVA,
+             earlier=[accepted(day1, ANNA, "entry", local(20, "09:00:00"))]),
+        case("already checked in: inside since the bundle and let in by this door too",
+             scan(bram, day1, local(20, "09:30:00")), "already_checked_in", BRAM,
+             earlier=[accepted(day1, BRAM, "exit", local(20, "09:00:00")),
+                      accepted(day1, BRAM, "entry", local(20, "09:10:00"))]),
         case("already checked in: this door let them in a moment ago", scan(anna, day1, local(20, "09:05:00")),
              "already_checked_in", ANNA, earlier=[accepted(day1, ANNA, "entry", local(20, "09:00:00"))]),
         case("ok: this door let them in on another list", scan(anna, "matchmaking", local(20, "09:30:00")), "ok",
@@ -392,6 +409,10 @@ def offset_cases(anna: str, day1: str) -> list[dict]:
              "not_on_list", EVA),
         case("ok: a second before closing, written in Kolkata time", scan(eva, day1, "2014-10-21T00:29:59+05:30"),
              "ok", EVA),
+        case("ok: a door time with milliseconds, a moment before closing",
+             scan(eva, day1, "2014-10-20T20:59:59.999+02:00"), "ok", EVA),
+        case("not on list: a door time with milliseconds, a moment before opening",
+             scan(eva, day1, "2014-10-20T07:59:59.999+02:00"), "not_on_list", EVA),
         case("already checked in: the earlier entry written in UTC", scan(anna, day1, local(20, "09:05:00")),
              "already_checked_in", ANNA, earlier=[accepted(day1, ANNA, "entry", "2014-10-20T07:00:00+00:00")]),
         case("ok: the earlier entry in UTC is later than the scan", scan(anna, day1, local(20, "08:55:00")), "ok",
