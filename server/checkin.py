@@ -39,10 +39,10 @@ HTTP_STATUS = {
     "not_on_list": 404,
 }
 CLOCK_SKEW = timedelta(minutes=2)
-# A ticket code is ~100 characters; a scanner may add whitespace. Longer text is malformed
-# without being parsed or verified, and never becomes a key of the verified-code cache, so
-# that cache holds at most _CODE_CACHE_SIZE keys of at most this length (a few MB per worker).
-MAX_PAYLOAD = 512
+# Longer text is malformed (ticketcode.MAX_PAYLOAD, the rule every door shares) without being
+# parsed or verified, and never becomes a key of the verified-code cache, so that cache holds
+# at most _CODE_CACHE_SIZE keys of at most this length (a few MB per worker).
+MAX_PAYLOAD = ticketcode.MAX_PAYLOAD
 _CODE_CACHE_SIZE = 16384
 
 

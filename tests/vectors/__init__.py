@@ -1,0 +1,1 @@
+"""Test vectors shared by more than one judge (see README.md here)."""
