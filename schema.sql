@@ -155,7 +155,10 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     event_id    INTEGER REFERENCES events(id) ON DELETE CASCADE,  -- NULL: every event
     label       TEXT NOT NULL DEFAULT '',
     created_at  TEXT NOT NULL,
-    revoked_at  TEXT
+    revoked_at  TEXT,
+    desk        INTEGER NOT NULL DEFAULT 0,  -- a door device that may also work the desk page
+    last_seen_at TEXT,                     -- a door's last bundle sync or upload (at most once a minute)
+    pending_uploads INTEGER                -- scans the door said it still holds, at that contact
 );
 
 -- People registered for an event. Their API and calendar-feed tokens are kept only as

@@ -681,16 +681,19 @@ class DoorSession:
         if known is not None:
             inside, since, as_of = known
             # The bundle lists accepted scans only: someone outside now came in and went out before.
-            timeline.append((since, 0, "entry") if inside and since else (as_of, 0, "exit"))
+            timeline.append((since, 0, "entry") if inside and since else (as_of, 0, "left"))
         timeline += self._accepted.get((list_row["id"], serial), [])
         before = sorted(item for item in timeline if item[0] <= moment)
         if not before:
             return None
-        entries = [at for at, _, kind in before if kind == "entry"]
         if before[-1][2] == "entry":
             return before[-1][0]
         if not list_row["allow_reentry"]:
-            return entries[0] if entries else before[0][0]
+            # Only an entry (or the bundle's word that they left) forbids another; an exit scanned
+            # of someone never in does not, as on the server (server/checkin.py `came_before`).
+            entries = [at for at, _, kind in before if kind == "entry"]
+            left = [at for at, _, kind in before if kind == "left"]
+            return (entries or left or [None])[0]
         return None
 
 

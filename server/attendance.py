@@ -40,6 +40,14 @@ def last_accepted(db: sqlite_utils.Database, list_pk: int, attendee_pk: int, at:
     return tuple(row) if row is not None else None
 
 
+def ever_entered(db: sqlite_utils.Database, list_pk: int, attendee_pk: int) -> bool:
+    """Whether one person has an accepted entry on a list (one lookup in scans_accepted)."""
+    return (
+        db.conn.execute(f"SELECT 1 {ACCEPTED_SCANS} AND type = 'entry' LIMIT 1", (list_pk, attendee_pk)).fetchone()
+        is not None
+    )
+
+
 def inside_since(db: sqlite_utils.Database, list_pk: int, attendee_pk: int) -> str | None:
     """When one person's current stay on a list began, or None if they are not inside."""
     last = last_accepted(db, list_pk, attendee_pk)

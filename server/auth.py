@@ -58,13 +58,13 @@ def authenticate(db: sqlite_utils.Database, authorization: str | None) -> dict:
     if token.strip().startswith(ATTENDEE_PREFIX):
         return _attendee_token(db, token.strip())
     row = db.conn.execute(
-        "SELECT t.id, t.role, e.slug FROM api_tokens t LEFT JOIN events e ON e.id = t.event_id "
+        "SELECT t.id, t.role, e.slug, t.desk FROM api_tokens t LEFT JOIN events e ON e.id = t.event_id "
         "WHERE t.token_hash = ? AND t.revoked_at IS NULL",
         (hash_token(token.strip()),),
     ).fetchone()
     if row is None:
         raise InvalidToken("the token is unknown or has been revoked")
-    return {"id": row[0], "role": row[1], "event_slug": row[2]}
+    return {"id": row[0], "role": row[1], "event_slug": row[2], "desk": bool(row[3])}
 
 
 def _attendee_token(db: sqlite_utils.Database, token: str) -> dict:

@@ -39,10 +39,10 @@ HTTP_STATUS = {
     "not_on_list": 404,
 }
 CLOCK_SKEW = timedelta(minutes=2)
-# A ticket code is ~100 characters; a scanner may add whitespace. Longer text is malformed
-# without being parsed or verified, and never becomes a key of the verified-code cache, so
-# that cache holds at most _CODE_CACHE_SIZE keys of at most this length (a few MB per worker).
-MAX_PAYLOAD = 512
+# Longer text is malformed (ticketcode.MAX_PAYLOAD, the rule every door shares) without being
+# parsed or verified, and never becomes a key of the verified-code cache, so that cache holds
+# at most _CODE_CACHE_SIZE keys of at most this length (a few MB per worker).
+MAX_PAYLOAD = ticketcode.MAX_PAYLOAD
 _CODE_CACHE_SIZE = 16384
 
 
@@ -412,3 +412,16 @@ def scan_record(db: sqlite_utils.Database, event: dict, scan_pk: int) -> dict:
         "undone_at": clock.parse_stamp(row["undone_at"]).isoformat() if row["undone_at"] else None,
         "received_at": clock.parse_stamp(row["received_at"]).isoformat(),
     }
+
+
+def conflicts(db: sqlite_utils.Database, slug: str, limit: int = 500) -> list[dict]:
+    """Entries flagged as conflicts (someone already inside, usually two offline doors), newest first,
+    each with the name of the door that sent it, for the desk to review."""
+    with database.read(db):
+        event = get_event(db, slug)
+        rows = db.conn.execute(
+            "SELECT s.pk, t.label FROM scans s LEFT JOIN api_tokens t ON t.id = s.device_id "
+            "WHERE s.event_id = ? AND s.conflict = 1 ORDER BY s.scanned_at DESC, s.pk DESC LIMIT ?",
+            (event["id"], limit),
+        ).fetchall()
+        return [{**scan_record(db, event, pk), "device": label} for pk, label in rows]

@@ -17,6 +17,7 @@ from server import (
     create_app,
     csvsafe,
     db as database,
+    devices,
     keys,
     link_mail,
     personal_links,
@@ -138,17 +139,29 @@ def create_token_command(role: str, event_slug: str | None, label: str) -> None:
 @commands.command("create-device")
 @click.option("--event", "event_slug", required=True, help="The event whose doors the device scans.")
 @click.option("--name", required=True, help='What door staff call it, e.g. "Door A".')
+@click.option("--link", is_flag=True, help="Print the pairing URL to open on the phone instead of the bare token.")
+@click.option("--desk", is_flag=True, help="The device may also use the desk page (/e/EVENT/desk).")
 @with_appcontext
-def create_device_command(event_slug: str, name: str) -> None:
+def create_device_command(event_slug: str, name: str, link: bool, desk: bool) -> None:
     """Register a door device: its token (role door, one event) is printed once, alone on the last line.
+
+    With --link the last line is instead the pairing URL, {public URL}/e/EVENT/door#TOKEN:
+    opened on a phone, it makes that browser this door (the token stays in the URL's
+    fragment, which no browser sends to a server). Set EVENTDESK_PUBLIC_URL for a real event.
 
     \b
     Example:
       TOKEN=$(eventdesk-server create-device --event ecc2014 --name "Door A" | tail -n 1)
+      eventdesk-server create-device --event ecc2014 --name "Door B phone" --link
     """
-    token = auth.create_token(open_for_cli(), "door", event_slug=event_slug, label=name.strip())
-    click.echo(f"door device {name!r} for event {event_slug} (store the token now; it cannot be shown again):")
-    click.echo(token)
+    _, token = devices.create_device(open_for_cli(), event_slug, name, desk=desk)
+    what = "desk and door" if desk else "door"
+    if link:
+        click.echo(f"{what} device {name!r} for event {event_slug}: open this on the phone (it is shown once):")
+        click.echo(devices.pairing_url(public_base_url(), event_slug, token))
+    else:
+        click.echo(f"{what} device {name!r} for event {event_slug} (store the token now; it cannot be shown again):")
+        click.echo(token)
 
 
 @commands.command("revoke-token")

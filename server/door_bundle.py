@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from server import clock, db as database, tickets
-from server.attendance import inside_now, inside_since
+from server.attendance import ever_entered, inside_now, inside_since
 from server.bounds import whole_number
 from server.checkin_lists import list_lists, lists_by_attendee
 from server.errors import BadParameter
@@ -153,6 +153,10 @@ def _presence_since(
         if attendee_pk not in serial_of or list_pk not in list_ids:
             continue
         began = inside_since(db, list_pk, attendee_pk)
+        if began is None and not ever_entered(db, list_pk, attendee_pk):
+            # Scanned since, but never admitted (refused, or an exit only): a door must not read
+            # "not inside" as "came in and left", which a list without re-entry would refuse.
+            continue
         presence.append(
             {
                 "list": list_ids[list_pk],

@@ -12,4 +12,13 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     (2, ["DROP INDEX IF EXISTS scans_by_attendee", "DROP INDEX IF EXISTS scans_by_time"]),
     # 3: a scan_id's answer is repeated only for the same request (checkin._previous).
     (3, ["ALTER TABLE scans ADD COLUMN request_hash TEXT"]),
+    # 4: desk devices, and what the desk page shows of each door: last contact, scans not yet uploaded.
+    (
+        4,
+        [
+            "ALTER TABLE api_tokens ADD COLUMN desk INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE api_tokens ADD COLUMN last_seen_at TEXT",
+            "ALTER TABLE api_tokens ADD COLUMN pending_uploads INTEGER",
+        ],
+    ),
 ]

@@ -46,7 +46,8 @@ def _shell(event: str, template: str, active: str) -> Response:
 # trades the fragment's secret for a token (server/static/join.js). /door is a door device's
 # page: its pairing link carries the device token in the fragment (server/static/door.js).
 SHELLS = (("/join", "join.html", "me"), ("/me", "me.html", "me"), ("/me/calendar", "calendar.html", "me"),
-          ("/me/ticket", "ticket.html", "ticket"), ("/door", "door.html", "door"))  # fmt: skip
+          ("/me/ticket", "ticket.html", "ticket"), ("/door", "door.html", "door"),
+          ("/desk", "desk.html", "desk"))  # fmt: skip
 for _path, _template, _active in SHELLS:
     bp.add_url_rule(
         _path,

@@ -37,6 +37,9 @@ MESSAGES = {
 
 SERIAL_BYTES = 8
 SIGNATURE_BYTES = 64
+# A code is ~120 characters; a scanner may add whitespace. Longer text, as scanned, is no ticket:
+# every judge (server, CLI door, browser door) refuses it before reading it.
+MAX_PAYLOAD = 512
 MAX_EVENT_CODE = 17
 _BODY_CHARS = (SERIAL_BYTES + SIGNATURE_BYTES) // 2 * 3
 
@@ -84,6 +87,8 @@ def parse(text: str) -> TicketCode:
     """Read a scanned payload, forgiving what scanners do: surrounding whitespace, lower case."""
     import base45
 
+    if len(text) > MAX_PAYLOAD:
+        raise MalformedPayload(f"longer than {MAX_PAYLOAD} characters")
     payload = text.strip().upper()
     prefix, _, rest = payload.partition(":")
     code, _, body = rest.partition(":")

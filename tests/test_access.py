@@ -227,7 +227,8 @@ def test_admin_route_with_attendee_token_is_forbidden(app, client, ann, ben, met
     response = client.open(path.format(ann=ann.id, ben=ben.id), method=method.upper(), json=body, headers=ben.headers)
 
     body = assert_error(response, 403, "forbidden")
-    assert body["message"] == "this needs a token with role 'admin'; yours has role 'attendee'"
+    assert body["message"].startswith("this needs a token with role 'admin'")
+    assert body["message"].endswith("yours has role 'attendee'")
     assert snapshot(app.config["DATABASE"]) == before
 
 

@@ -1079,7 +1079,15 @@ def test_revoked_device_is_unauthorized(app, client, db, admin, anna):
     revoked = client.delete(f"{API}/devices/{device['id']}", headers=admin)
 
     assert created.status_code == 201
-    assert device == {"id": device["id"], "name": "Door C", "created_at": "2014-10-20T07:00:00Z", "revoked": False}
+    assert device == {
+        "id": device["id"],
+        "name": "Door C",
+        "created_at": "2014-10-20T07:00:00Z",
+        "revoked": False,
+        "desk": False,
+        "last_seen_at": None,
+        "pending_uploads": None,
+    }
     assert revoked.status_code == 200
     assert revoked.get_json() == {**device, "revoked": True}
     before = snapshot(app.config["DATABASE"])

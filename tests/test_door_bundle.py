@@ -283,6 +283,21 @@ def test_door_bundle_since_gives_presence_and_membership_changes(client, db, adm
     ]
 
 
+def test_door_bundle_since_leaves_out_people_scanned_but_never_admitted(client, db, door, monkeypatch):
+    at(monkeypatch, "08:00:00")
+    anna = register(client, db, ANNA)
+    cursor = bundle(client, door)["cursor"]
+    at(monkeypatch, "08:30:00")
+    refused = {"payload": anna.payload, "list": "day2-entrance", "scan_id": "too-early", "type": "entry"}
+    assert client.post(f"{API}/checkins", json=refused, headers=door).get_json()["result"] == "not_on_list"
+    scan(client, door, anna, "out-first", "exit")  # an exit of someone never in: accepted, yet not an entry
+
+    delta = bundle(client, door, since=cursor)
+
+    # "inside": false would read as "came in and left", which a list without re-entry refuses.
+    assert delta["presence"] == []
+
+
 def test_door_bundle_since_gives_presence_of_several_people_scanned(client, db, door, monkeypatch):
     at(monkeypatch, "08:00:00")
     anna, bram, carla = register(client, db, ANNA), register(client, db, BRAM), register(client, db, CARLA)

@@ -16,7 +16,7 @@ import pytest
 from server import personal_pages
 from tests.conftest import EVENT, attendee_headers
 
-SHELLS = ["/join", "/me", "/me/calendar", "/me/ticket"]
+SHELLS = ["/join", "/me", "/me/calendar", "/me/ticket", "/desk"]
 STATIC = Path(personal_pages.__file__).parent / "static"
 
 

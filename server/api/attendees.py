@@ -9,7 +9,7 @@ from server import attendees
 from server.api.bodies import read_csv_body
 from server.api.common import error_model, flag, json_object, model
 from server.api.limits import CSV_IMPORT_LIMIT, body_limit
-from server.api.security import admin_required
+from server.api.security import admin_required, desk_required
 from server.bounds import whole_number
 from server.db_app import get_db
 from server.errors import BadParameter
@@ -26,6 +26,7 @@ attendee_patch = model(ns, "AttendeePatch")
 import_result = model(ns, "AttendeeImportResult")
 CSV_DOC = "UTF-8 CSV with a header row: name, email, category, and optionally organisation, country"
 ADMIN = {401: ("No valid token", error), 403: ("Not an admin of this event", error)}
+DESK = {401: ("No valid token", error), 403: ("Not an admin or desk device of this event", error)}
 
 
 def _page_args() -> tuple[str, int, int]:
@@ -40,15 +41,15 @@ def _page_args() -> tuple[str, int, int]:
 
 @ns.route("")
 @ns.param("event", "Event slug, e.g. ecc2014")
-@ns.doc(security="bearer", responses=ADMIN)
 class AttendeeList(Resource):
     @ns.doc(params={"q": "Text in name, email or organisation", "page": "From 1", "per_page": "1 to 500"})
+    @ns.doc(security="bearer", responses=DESK)
     @ns.response(200, "One page of attendees", attendee_page)
     @ns.response(400, "Bad paging parameter", error)
     @ns.response(404, "Unknown event", error)
-    @admin_required
+    @desk_required
     def get(self, event):
-        """List attendees by name, a page at a time, optionally searching (admin)."""
+        """List attendees by name, a page at a time, optionally searching (admin, or a desk device)."""
         q, page, per_page = _page_args()
         return attendees.list_attendees(get_db(), event, q=q, page=page, per_page=per_page)
 
@@ -57,6 +58,7 @@ class AttendeeList(Resource):
     @ns.response(400, "Malformed input", error)
     @ns.response(409, "Email already registered for this event", error)
     @ns.response(422, "Invalid values", error)
+    @ns.doc(security="bearer", responses=ADMIN)
     @admin_required
     def post(self, event):
         """Register an attendee (admin); answers with their id and personal API token."""

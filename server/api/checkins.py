@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Response, current_app, g, request
 from flask_restx import Namespace, Resource
 
-from server import attendance, checkin, clock, tickets
+from server import attendance, checkin, clock, devices, tickets
 from server.api.caching import Representation, conditional_response
 from server.api.common import error_model, json_body, json_object, model
 from server.api.limits import BATCH_BODY_LIMIT, body_limit
-from server.api.security import admin_required, door_required
+from server.api.security import desk_required, door_required
 from server.db_app import get_db
 from server.door_bundle import door_bundle
 from server.programme import get_event
@@ -25,6 +25,8 @@ desk_input = model(ns, "DeskCheckin")
 scan_record = model(ns, "ScanRecord")
 outcome = model(ns, "ScanOutcome")
 DOOR = {401: ("No valid token", error), 403: ("Not a door device or admin of this event", error)}
+DESK = {401: ("No valid token", error), 403: ("Not an admin or desk device of this event", error)}
+conflict_model = model(ns, "ScanConflict")
 STATUS_DOC = "HTTP status follows `result`: 201 ok, 409 already_checked_in, 403 revoked, 404 unknown_ticket or "
 STATUS_DOC += "not_on_list, 400 invalid_signature, wrong_event or malformed; one that is no admission is a ScanOutcome"
 
@@ -67,7 +69,7 @@ class CheckinBatch(Resource):
 
 @ns.route("/checkins/desk")
 @ns.param("event", "Event slug, e.g. ecc2014")
-@ns.doc(security="bearer", responses={401: ("No valid token", error), 403: ("Not an admin", error)})
+@ns.doc(security="bearer", responses=DESK)
 class DeskCheckin(Resource):
     @ns.expect(desk_input)
     @ns.response(201, "Checked in by hand. " + STATUS_DOC, verdict)
@@ -75,7 +77,7 @@ class DeskCheckin(Resource):
     @ns.response(403, "result revoked; or a token that may not do this", outcome)
     @ns.response(404, "Unknown attendee or list, or result not_on_list", outcome)
     @ns.response(409, "result already_checked_in; or a used scan_id (scan_id_reused)", outcome)
-    @admin_required
+    @desk_required
     def post(self, event):
         """Check an attendee in (or out) by hand at the desk; audited like a scan."""
         body = json_body("DeskCheckin")
@@ -89,11 +91,11 @@ class DeskCheckin(Resource):
 @ns.route("/checkins/<int:scan>/undo")
 @ns.param("event", "Event slug, e.g. ecc2014")
 @ns.param("scan", "The scan's number (id in the audit log)")
-@ns.doc(security="bearer", responses={401: ("No valid token", error), 403: ("Not an admin", error)})
+@ns.doc(security="bearer", responses=DESK)
 class UndoCheckin(Resource):
     @ns.response(200, "Undone (the record stays, marked undone)", scan_record)
     @ns.response(404, "Unknown scan", error)
-    @admin_required
+    @desk_required
     def post(self, event, scan):
         """Undo an accepted scan (a mistaken check-in); audited."""
         return checkin.undo_scan(get_db(), event, scan, device_id=g.token.get("id"))
@@ -113,22 +115,46 @@ class CheckinStats(Resource):
         return attendance.stats(get_db(), event)
 
 
+@ns.route("/checkins/conflicts")
+@ns.param("event", "Event slug, e.g. ecc2014")
+@ns.doc(security="bearer", responses=DESK)
+class CheckinConflicts(Resource):
+    @ns.response(200, "Entries flagged as conflicts, newest first (at most 500)", [conflict_model])
+    @desk_required
+    def get(self, event):
+        """Entries of someone already inside (two offline doors admitting one ticket), to review at the desk."""
+        return checkin.conflicts(get_db(), event)
+
+
 @ns.route("/door-bundle")
 @ns.param("event", "Event slug, e.g. ecc2014")
 @ns.doc(security="bearer", responses=DOOR)
 class DoorBundle(Resource):
-    @ns.doc(params={"since": "A cursor from an earlier bundle: only what changed since"})
-    @ns.response(200, "What a door needs to judge scans offline; carries an ETag")
-    @ns.response(304, "Not modified")
+    @ns.doc(
+        params={
+            "since": "A cursor from an earlier bundle: only what changed since",
+            "Eventdesk-Pending": {"in": "header", "type": "integer", "description": "Scans the door still holds"},
+        }
+    )
+    @ns.response(200, "What a door needs to judge scans offline; carries an ETag, and the server's clock in the "
+                 "Eventdesk-Now header (ISO 8601 with offset) for the door to correct its own")  # fmt: skip
+    @ns.response(304, "Not modified (with Eventdesk-Now too)")
     @ns.response(400, "since is not a cursor", error)
     @door_required
     def get(self, event):
         """Public keys, lists, revoked serials, the roster and who is inside, for offline doors."""
         db = get_db()
         tickets.signing_kid(db, get_event(db, event), current_app.config["KEYS_DIR"])
+        if g.token["role"] == "door":
+            devices.record_contact(db, g.token["id"], _pending_uploads())
         bundle = door_bundle(db, event, request.args.get("since"))
-        response = conditional_response(Representation.of(bundle), private=True)
-        # The server's clock (EVENTDESK_NOW when set), on 200 and 304: a browser door judges
-        # list windows by its own clock corrected by this (server/static/door-store.js).
+        # Not kept by the 304 shortcut: each answer carries the clock of its moment.
+        response = conditional_response(Representation.of(bundle), private=True, reusable=False)
         response.headers["Eventdesk-Now"] = clock.now().isoformat()
         return response
+
+
+def _pending_uploads() -> int | None:
+    """The door's own count of scans not yet uploaded (header Eventdesk-Pending), when it sends a sane one."""
+    value = request.headers.get("Eventdesk-Pending", "")
+    return int(value) if value.isdigit() and len(value) <= 9 else None

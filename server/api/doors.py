@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from flask_restx import Namespace, Resource
 
-from server import auth, checkin_lists, contract
+from server import checkin_lists, devices
 from server.api.common import error_model, json_body, json_object, model
-from server.api.security import admin_required
+from server.api.security import admin_required, desk_required
 from server.db_app import get_db
-from server.errors import NotFound
 from server.programme import get_event
+from server.urls import public_base_url
 
 ns = Namespace("doors", description="Check-in lists and door devices (admin)", path="/events/<string:event>")
 error = error_model(ns)
 ADMIN = {401: ("No valid token", error), 403: ("Not an admin of this event", error)}
+DESK = {401: ("No valid token", error), 403: ("Not an admin or desk device of this event", error)}
 
 checkin_list = model(ns, "CheckinList")
 list_input = model(ns, "CheckinListInput")
@@ -102,40 +103,32 @@ def _attendee_ids() -> list[str]:
     return json_body("ListMembers")["attendees"]
 
 
-def _device_document(row) -> dict:
-    return {
-        "id": row["id"],
-        "name": row["label"],
-        "created_at": row["created_at"],
-        "revoked": row["revoked_at"] is not None,
-    }
-
-
 @ns.route("/devices")
 @ns.param("event", "Event slug, e.g. ecc2014")
-@ns.doc(security="bearer", responses=ADMIN)
 class Devices(Resource):
-    @ns.response(200, "The event's door devices", [device])
-    @admin_required
+    @ns.response(200, "The event's door devices, with each one's last contact and scans still to upload", [device])
+    @ns.doc(security="bearer", responses=DESK)
+    @desk_required
     def get(self, event):
-        """List door devices (admin)."""
-        db = get_db()
-        rows = db.conn.execute(
-            "SELECT * FROM api_tokens WHERE role = 'door' AND event_id = ? ORDER BY id", (get_event(db, event)["id"],)
-        )
-        return [_device_document(row) for row in rows]
+        """List door devices (admin or desk)."""
+        return devices.list_devices(get_db(), event)
 
     @ns.expect(device_input)
-    @ns.response(201, "Created; the token is shown this once", new_device)
+    @ns.response(201, "Created; the token (and with link, the pairing URL) is shown this once", new_device)
     @ns.response(422, "No name", error)
+    @ns.doc(security="bearer", responses=ADMIN)
     @admin_required
     def post(self, event):
-        """Register a door device and issue its token (role door, this event only) (admin)."""
-        name = contract.require_body("Device", json_object())["name"]
-        db = get_db()
-        token = auth.create_token(db, "door", event_slug=event, label=name)
-        row = db.conn.execute("SELECT * FROM api_tokens WHERE token_hash = ?", (auth.hash_token(token),)).fetchone()
-        return {**_device_document(row), "token": token}, 201
+        """Register a door device and issue its token (role door, this event only) (admin).
+
+        With `"link": true` the answer also has `pairing_url`: open it on a phone and that
+        browser becomes this door (the token travels in the URL's fragment, never to a log).
+        """
+        body = json_body("DeviceInput")
+        document, token = devices.create_device(get_db(), event, body["name"], desk=body.get("desk", False))
+        if body.get("link"):
+            document["pairing_url"] = devices.pairing_url(public_base_url(), event, token)
+        return {**document, "token": token}, 201
 
 
 @ns.route("/devices/<int:device_id>")
@@ -148,9 +141,4 @@ class DeviceItem(Resource):
     @admin_required
     def delete(self, event, device_id):
         """Revoke a door device's token (admin)."""
-        db = get_db()
-        event_id = get_event(db, event)["id"]
-        if not auth.revoke_device(db, event_id, device_id):
-            raise NotFound(f"no device {device_id} in event {event!r}", resource="device")
-        row = db.conn.execute("SELECT * FROM api_tokens WHERE id = ?", (device_id,)).fetchone()
-        return _device_document(row)
+        return devices.revoke_device(get_db(), event, device_id)

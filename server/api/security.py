@@ -61,3 +61,19 @@ def door_required(method: Callable) -> Callable:
         return method(*args, **kwargs)
 
     return wrapper
+
+
+def desk_required(method: Callable) -> Callable:
+    """An admin of the event in the URL, or one of its door devices made with `desk`."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        token = auth.authenticate(get_db(), request.headers.get("Authorization"))
+        if not (token["role"] == "admin" or (token["role"] == "door" and token.get("desk"))):
+            yours = "a door device without desk" if token["role"] == "door" else f"role {token['role']!r}"
+            raise Forbidden(f"this needs a token with role 'admin' or a desk device's; yours has {yours}")
+        auth.require_role(token, token["role"], kwargs.get("event"))
+        g.token = token
+        return method(*args, **kwargs)
+
+    return wrapper

@@ -145,7 +145,10 @@ let syncing = null;
 function refreshBundle() {
   syncing ??= (async () => {
     try {
-      const report = await syncBundle(store, (path, headers) => request("GET", path, { headers, timeout: 60000 }), token);
+      // Eventdesk-Pending: how many scans this door still holds, for the organiser's desk page.
+      const fetchBundle = async (path, headers) =>
+        request("GET", path, { headers: { ...headers, "Eventdesk-Pending": String(await store.pendingCount()) }, timeout: 60000 });
+      const report = await syncBundle(store, fetchBundle, token);
       if (report.kind === "full") fillLists();
     } catch (problem) {
       if (problem instanceof DeviceRefused) await deviceRefused();

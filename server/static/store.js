@@ -26,6 +26,9 @@ function forget(name) {
 
 export const token = () => load("token");
 export const setToken = (value) => save("token", value);
+/** The desk's token (an admin's, or a desk device's): kept apart from any attendee's. */
+export const deskToken = () => load("desk-token");
+export const setDeskToken = (value) => (value ? save("desk-token", value) : forget("desk-token"));
 
 /** Sign this browser out locally: the token and everything personal go. */
 export function forgetMe() {
@@ -35,12 +38,14 @@ export function forgetMe() {
 }
 
 /**
- * One API call. Resolves to {status, body, etag}; rejects with Offline when the server
+ * One API call, with the attendee's token unless `auth` is false or `bearer` names another.
+ * Resolves to {status, body, etag}; rejects with Offline when the server
  * cannot be reached (no network, or it does not answer within `timeout` ms).
  */
-export async function api(method, path, { body, etag, timeout = 8000, auth = true } = {}) {
-  const headers = { Accept: "application/json" };
-  if (auth && token()) headers.Authorization = `Bearer ${token()}`;
+export async function api(method, path, { body, etag, timeout = 8000, auth = true, bearer = null, headers: extra = {} } = {}) {
+  const headers = { Accept: "application/json", ...extra };
+  const credential = bearer || (auth ? token() : null); // `bearer`: another token than the attendee's
+  if (credential) headers.Authorization = `Bearer ${credential}`;
   if (etag) headers["If-None-Match"] = etag;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const controller = new AbortController();
