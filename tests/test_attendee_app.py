@@ -90,6 +90,7 @@ def signed_in(browser, live: LiveServer) -> Person:
     person = Person(live)
     clear_site_data(browser, live.base)
     browser.get(live.url("/"))  # leave the event's pages so no old page or worker keeps running
+    console_errors(browser)  # forget what earlier tests left in the console
     browser.get(person.link)
     wait_for(browser, lambda d: urlsplit(d.current_url).path == f"/e/{EVENT}/me", message="did not land on /me")
     wait_for(browser, lambda d: "No sessions yet" in text_of(d, "#my-schedule"), message="schedule not drawn")
