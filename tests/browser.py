@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from functools import cache
@@ -167,6 +169,22 @@ def assert_accessible(driver) -> None:
         message = "\n".join(lines)
         print(message)
         raise AssertionError(message)
+
+
+def call(live: LiveServer, method: str, path: str, body=None, headers: dict | None = None) -> tuple[int, object]:
+    """One JSON request to the live server (urllib: nothing the browser shares); (status, body)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(live.url(path), data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            text = response.read().decode()
+            return response.status, json.loads(text) if text else None
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.loads(error.read().decode() or "null")
 
 
 class LiveServer:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import json
-import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,6 +21,7 @@ from tests.browser import (
     LiveServer,
     as_phone,
     assert_accessible,
+    call,
     clear_site_data,
     console_errors,
     loaded_image,
@@ -41,21 +40,6 @@ def live(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("attendee-app")
     with LiveServer.started(data_dir, EVENTDESK_ACCESS_LOG=str(data_dir / "access.log")) as server:
         yield server
-
-
-def call(live: LiveServer, method: str, path: str, body=None, headers: dict | None = None) -> tuple[int, object]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(live.url(path), data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    for name, value in (headers or {}).items():
-        request.add_header(name, value)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            text = response.read().decode()
-            return response.status, json.loads(text) if text else None
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, json.loads(error.read().decode() or "null")
 
 
 class Person:

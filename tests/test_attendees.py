@@ -551,7 +551,8 @@ def test_attendee_admin_route_with_attendee_token_is_forbidden(app, client, db, 
     )
 
     body = assert_error(response, 403, "forbidden")
-    assert body["message"] == "this needs a token with role 'admin'; yours has role 'attendee'"
+    assert body["message"].startswith("this needs a token with role 'admin'")
+    assert body["message"].endswith("yours has role 'attendee'")
     assert snapshot(app.config["DATABASE"]) == before
 
 

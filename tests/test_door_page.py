@@ -20,7 +20,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.browser import LiveServer, assert_accessible, clear_site_data, console_errors, make_driver, text_of
+from tests.browser import LiveServer, assert_accessible, call, clear_site_data, console_errors, make_driver, text_of
 from tests.conftest import EVENT, flip_signature_character
 
 API = f"/api/v1/events/{EVENT}"
@@ -43,21 +43,6 @@ def leave_the_shared_browser_clean(browser):
     yield
     browser.get("about:blank")
     browser.get_log("browser")
-
-
-def call(live: LiveServer, method: str, path: str, body=None, headers: dict | None = None) -> tuple[int, object]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(live.url(path), data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    for name, value in (headers or {}).items():
-        request.add_header(name, value)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            text = response.read().decode()
-            return response.status, json.loads(text) if text else None
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, json.loads(error.read().decode() or "null")
 
 
 class Holder:
@@ -115,6 +100,7 @@ def open_door(driver, live: LiveServer, token: str, query: str = "") -> None:
     """A fresh browser profile's state, then the pairing link; waits until the page has its bundle."""
     clear_site_data(driver, live.base)
     driver.get(live.url("/"))  # leave the event's pages so no old page or worker keeps running
+    console_errors(driver)  # forget what earlier tests left in the shared browser's console
     driver.get(live.url(f"/e/{EVENT}/door{query}#{token}"))
     wait_for(
         driver,

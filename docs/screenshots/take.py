@@ -10,11 +10,9 @@ PNG is reduced to a 64-colour palette, which keeps it small and the text sharp.
 from __future__ import annotations
 
 import io
-import json
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from tests.browser import (  # noqa: E402
     LiveServer,
     as_phone,
+    call as browser_call,
     clear_site_data,
     loaded_image,
     make_driver,
@@ -42,12 +41,11 @@ PUBLIC_URL = "https://ecc.example.eu"  # what the calendar page shows, in place 
 
 
 def call(live: LiveServer, method: str, path: str, body: object = None, headers: dict | None = None) -> object:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(live.url(path), data=data, method=method, headers=headers or {})
-    request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        text = response.read().decode()
-        return json.loads(text) if text else None
+    """The body of a request that must succeed (tests.browser.call)."""
+    status, answer = browser_call(live, method, path, body, headers)
+    if status >= 300:
+        raise RuntimeError(f"{method} {path}: {status} {answer}")
+    return answer
 
 
 def wait_for(condition: Callable[[], object], what: str, timeout: float = 20) -> None:
@@ -118,6 +116,39 @@ def take(live: LiveServer, driver) -> None:
         save(driver, "programme-offline")
 
 
+def take_door_and_desk(live: LiveServer, driver) -> None:
+    """The door page: a welcome and a refusal, full screen; then the desk with that arrival."""
+    from selenium.webdriver.support.ui import Select
+
+    admin = live.admin_headers()
+    registration = {"name": "Bram de Wit", "email": "bram@example.org", "category": "national-policy-maker",
+                    "organisation": "Dutch Innovation Agency"}  # fmt: skip
+    person = call(live, "POST", f"{API}/attendees", registration, admin)
+    payload = call(live, "GET", "/api/v1/me/ticket", headers={"Authorization": f"Bearer {person['token']}"})["payload"]
+    door = call(live, "POST", f"{API}/devices", {"name": "Door A", "link": True}, admin)
+    desk = call(live, "POST", f"{API}/devices", {"name": "Desk tablet", "desk": True}, admin)
+
+    clear_site_data(driver, live.base)
+    driver.get(live.url("/"))
+    driver.get(door["pairing_url"].replace(PUBLIC_URL, live.base))
+    wait_for(lambda: driver.find_element(By.ID, "door-setup").is_displayed(), "door set-up")
+    Select(driver.find_element(By.ID, "door-list")).select_by_value("day1-entrance")
+    driver.find_element(By.ID, "door-start").click()
+    wait_for(lambda: driver.find_element(By.ID, "door-scanning").is_displayed(), "door scanning")
+    for code, name in ((payload, "door-ok"), (payload, "door-already-in")):
+        before = len(driver.find_elements(By.CSS_SELECTOR, "#door-history li"))
+        driver.find_element(By.ID, "wedge-input").send_keys(code + "\n")
+        wait_for(lambda before=before: len(driver.find_elements(By.CSS_SELECTOR, "#door-history li")) > before, name)
+        time.sleep(1.0)  # the server's answer joins the door's
+        save(driver, name)
+
+    clear_site_data(driver, live.base)
+    driver.get(live.url("/"))
+    driver.get(live.url(f"/e/{EVENT}/desk#{desk['token']}"))
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".list-stats svg rect"), "desk chart")
+    save(driver, "desk")
+
+
 def main() -> None:
     with (
         tempfile.TemporaryDirectory(prefix="eventdesk-screenshots-") as name,
@@ -127,6 +158,7 @@ def main() -> None:
         try:
             as_phone(driver, scale=2)
             take(live, driver)
+            take_door_and_desk(live, driver)
         finally:
             driver.quit()
 

@@ -1,7 +1,7 @@
 // The organiser's desk: live counts and arrivals per 15 minutes for each check-in list,
 // check-in and check-out by hand (with undo), each door's last contact and scans still to
 // upload, and the conflicts offline doors left to review. Refreshes by itself.
-import { ageText } from "./eventdesk.js";
+import { ageText } from "./format.js";
 import * as store from "./store.js";
 
 const API = `/api/v1/events/${store.slug}`;
@@ -61,7 +61,7 @@ function arrivalsChart(slots) {
   svg.setAttribute("aria-label", `Arrivals per 15 minutes: ${total} in ${slots.length} slots`);
   if (!slots.length) return svg;
   const most = Math.max(...slots.map((slot) => slot.count), 1);
-  const step = width / slots.length;
+  const step = Math.min(width / slots.length, 24); // one slot must not look like a full day
   slots.forEach((slot, index) => {
     const bar = document.createElementNS("http://www.w3.org/2000/svg", "rect");
     const barHeight = Math.max(1, Math.round((slot.count / most) * height));

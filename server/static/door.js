@@ -387,13 +387,37 @@ function addHistory(verdict, record) {
   while (history.children.length > 20) history.lastElementChild.remove();
 }
 
+let sound = null; // one AudioContext, made after the first tap (browsers allow sound only then)
+
 function buzz(result) {
-  // Browsers allow vibration only after the person has touched the page (else a console warning).
-  if (!navigator.vibrate || !navigator.userActivation?.hasBeenActive) return;
+  // Vibration and sound are allowed only after the person has touched the page (else a warning).
+  if (!navigator.userActivation?.hasBeenActive) return;
   try {
-    navigator.vibrate(result === "ok" ? 80 : [200, 100, 200]);
+    navigator.vibrate?.(result === "ok" ? 80 : [200, 100, 200]);
   } catch {
-    // vibration is a nicety: not allowed before a tap, or not on this device
+    // vibration is a nicety: not on this device
+  }
+  beep(result === "ok" ? [880] : result === "already_checked_in" ? [660, 660] : [220, 180]);
+}
+
+/** Short tones, no sound file: one high for welcome, two for already inside, two low for a refusal. */
+function beep(frequencies) {
+  try {
+    sound ??= new AudioContext();
+    let start = sound.currentTime;
+    for (const frequency of frequencies) {
+      const tone = sound.createOscillator();
+      const volume = sound.createGain();
+      tone.frequency.value = frequency;
+      volume.gain.setValueAtTime(0.2, start);
+      volume.gain.exponentialRampToValueAtTime(0.001, start + 0.15);
+      tone.connect(volume).connect(sound.destination);
+      tone.start(start);
+      tone.stop(start + 0.15);
+      start += 0.2;
+    }
+  } catch {
+    // no audio here: the screen says it all
   }
 }
 
