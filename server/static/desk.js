@@ -51,6 +51,7 @@ $("desk-sign-out").addEventListener("click", () => {
 // --- counts and arrivals --------------------------------------------------------------------
 
 function arrivalsChart(slots) {
+  if (!slots.length) return element("p", "No arrivals yet.", "hint");
   const width = 320;
   const height = 120;
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
@@ -59,7 +60,6 @@ function arrivalsChart(slots) {
   svg.setAttribute("role", "img");
   const total = slots.reduce((sum, slot) => sum + slot.count, 0);
   svg.setAttribute("aria-label", `Arrivals per 15 minutes: ${total} in ${slots.length} slots`);
-  if (!slots.length) return svg;
   const most = Math.max(...slots.map((slot) => slot.count), 1);
   const step = Math.min(width / slots.length, 24); // one slot must not look like a full day
   slots.forEach((slot, index) => {
