@@ -154,3 +154,23 @@ def test_a_large_morning_is_planned_within_seconds_and_near_its_bound():
     # (each person has ~4 meetings for ~6 free slots); how close it is to the optimum is measured
     # against an exact solver in the benchmark.
     assert result.placed >= 0.9 * result.bound, (result.placed, result.bound)
+
+
+def test_the_solver_places_more_than_the_greedy_and_proves_it_optimal():
+    rng = random.Random(2014)  # noqa: S311 - a reproducible instance, not a secret
+    people, slots = 110, 7  # the size of the ECC 2014 morning: 170 meetings at 40 tables
+    free = {p: {s for s in range(slots) if rng.random() < 0.95} for p in range(people)}
+    pairs = set()
+    while len(pairs) < 170:
+        a, b = rng.sample(range(people), 2)
+        pairs.add((min(a, b), max(a, b)))
+    meetings = [(i, a, b) for i, (a, b) in enumerate(sorted(pairs))]
+    tables = [f"T{n}" for n in range(1, 41)]
+
+    greedy = plan(meetings, free, tables)
+    solved = plan(meetings, free, tables, solver_seconds=20)
+
+    check_invariants(meetings, free, tables, solved)
+    assert (greedy.placed, greedy.exact) == (165, False)
+    assert solved.placed > greedy.placed
+    assert solved.exact and solved.placed == solved.bound
