@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from server import create_app
+from server import create_app, meeting_plan
 from tests.conftest import API, EVENT, assert_error, attendee_headers, bearer, snapshot
 
 MATCH = f"{API}/matchmaking"
@@ -487,3 +487,23 @@ def test_my_meetings_need_a_profile(client, db):
 def test_matchmaking_routes_are_event_scoped(client, admin):
     assert_error(client.get("/api/v1/events/nowhere/matchmaking"), 404)
     assert EVENT in client.get(MATCH).get_json()["event"]
+
+
+# --- the slot grid (server/meeting_plan.py) ---------------------------------------------------
+
+
+def test_slots_restart_after_a_break_and_never_run_past_the_window():
+    from datetime import datetime, timedelta, timezone
+
+    zone = timezone(timedelta(hours=2))
+    at = lambda hour, minute: datetime(2014, 10, 20, hour, minute, tzinfo=zone)  # noqa: E731
+    grid = {"start": at(9, 0), "end": at(10, 0), "slot_minutes": 25, "breaks": [(at(9, 30), at(9, 35))]}
+
+    assert meeting_plan.slot_starts(grid) == [at(9, 0), at(9, 35)]
+
+
+def test_earliest_slot_skips_busy_people_and_full_tables():
+    found = meeting_plan.earliest_slot([0, 1, 2, 3], busy_a={0}, busy_b={1}, tables_used={2: {"A"}}, tables=["A", "B"])
+
+    assert found == (2, "B")
+    assert meeting_plan.earliest_slot([0], set(), set(), {0: {"A"}}, ["A"]) is None
