@@ -349,3 +349,110 @@ END;
 CREATE TRIGGER IF NOT EXISTS roster_list_removed AFTER DELETE ON checkin_lists BEGIN
     INSERT INTO roster_changes (event_id) VALUES (OLD.event_id);
 END;
+
+-- Cluster matchmaking (issue 12). One set-up per event: the window its one-to-one meetings
+-- fill, cut into slots of slot_minutes (breaks left out), at named tables in one room.
+CREATE TABLE IF NOT EXISTS matchmaking_settings (
+    event_id           INTEGER PRIMARY KEY REFERENCES events(id) ON DELETE CASCADE,
+    starts_at          TEXT NOT NULL,           -- UTC instant the first slot may start
+    ends_at            TEXT NOT NULL,           -- UTC instant the last slot must end by
+    slot_minutes       INTEGER NOT NULL CHECK (slot_minutes BETWEEN 5 AND 240),
+    breaks             TEXT NOT NULL DEFAULT '[]',  -- JSON list of [start, end] UTC instants
+    room_id            TEXT,                    -- where the tables stand (a room of the event)
+    tables             TEXT NOT NULL DEFAULT '[]',  -- JSON list of table names, in order
+    cap                INTEGER NOT NULL CHECK (cap BETWEEN 1 AND 100),  -- live meetings per participant
+    requests_close_at  TEXT NOT NULL,           -- UTC: later requests are refused, unanswered ones expire
+    updated_at         TEXT NOT NULL,
+    CHECK (ends_at > starts_at)
+);
+
+-- An attendee who opted in to matchmaking, with their public profile. Leaving keeps the row
+-- (left_at set) so partners of cancelled meetings still see who it was; erasing the attendee
+-- deletes it with their meetings.
+CREATE TABLE IF NOT EXISTS participants (
+    pk            INTEGER PRIMARY KEY,        -- also the rowid of its participants_fts row
+    id            TEXT NOT NULL UNIQUE,       -- public id, random, e.g. "p-7k2m9q4x"
+    event_id      INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    attendee_pk   INTEGER NOT NULL REFERENCES attendees(pk) ON DELETE CASCADE,
+    organisation  TEXT NOT NULL,
+    cluster       TEXT NOT NULL,              -- the cluster's name
+    country       TEXT NOT NULL,              -- ISO 3166-1 alpha-2
+    sectors       TEXT NOT NULL DEFAULT '[]', -- JSON list of sector ids (server/data/sectors.json)
+    offer         TEXT NOT NULL DEFAULT '',
+    seek          TEXT NOT NULL DEFAULT '',
+    languages     TEXT NOT NULL DEFAULT '[]', -- JSON list of ISO 639-1 codes
+    availability  TEXT,                       -- JSON list of [start, end] UTC; NULL: the whole session
+    hidden        INTEGER NOT NULL DEFAULT 0, -- hidden by an admin: only admins see the profile
+    synthetic     INTEGER NOT NULL DEFAULT 0, -- demo data, marked wherever it shows
+    left_at       TEXT,                       -- when they left (DELETE /me/matchmaking); NULL: taking part
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL,
+    UNIQUE (event_id, attendee_pk)
+);
+CREATE INDEX IF NOT EXISTS participants_by_event ON participants (event_id, country);
+
+-- Full-text search over the profile (rowid = participants.pk), kept in step by the triggers below.
+CREATE VIRTUAL TABLE IF NOT EXISTS participants_fts USING fts5 (
+    organisation,
+    cluster,
+    offer,
+    seek,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS participants_fts_added AFTER INSERT ON participants BEGIN
+    INSERT INTO participants_fts (rowid, organisation, cluster, offer, seek)
+        VALUES (NEW.pk, NEW.organisation, NEW.cluster, NEW.offer, NEW.seek);
+END;
+CREATE TRIGGER IF NOT EXISTS participants_fts_changed AFTER UPDATE OF organisation, cluster, offer, seek
+    ON participants BEGIN
+    UPDATE participants_fts SET organisation = NEW.organisation, cluster = NEW.cluster, offer = NEW.offer,
+        seek = NEW.seek WHERE rowid = NEW.pk;
+END;
+CREATE TRIGGER IF NOT EXISTS participants_fts_removed AFTER DELETE ON participants BEGIN
+    DELETE FROM participants_fts WHERE rowid = OLD.pk;
+END;
+
+-- One-to-one meetings. Placed ones (accepted, slot and table set) never share a table in a
+-- slot (index below); a person in one slot at most once is kept by matchmaking.place inside
+-- one BEGIN IMMEDIATE transaction. sequence is the iCal SEQUENCE: it rises when moved.
+CREATE TABLE IF NOT EXISTS meetings (
+    pk             INTEGER PRIMARY KEY,
+    id             TEXT NOT NULL UNIQUE,      -- public id, random, e.g. "m-7k2m9q4x"
+    event_id       INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    requester_pk   INTEGER NOT NULL REFERENCES participants(pk) ON DELETE CASCADE,
+    partner_pk     INTEGER NOT NULL REFERENCES participants(pk) ON DELETE CASCADE,
+    message        TEXT NOT NULL DEFAULT '',
+    status         TEXT NOT NULL DEFAULT 'requested'
+                       CHECK (status IN ('requested', 'accepted', 'declined', 'cancelled', 'expired')),
+    slot_start     TEXT,                      -- UTC instant of its slot, when placed
+    table_name     TEXT,                      -- its table, when placed
+    sequence       INTEGER NOT NULL DEFAULT 0,
+    held_requester INTEGER,                   -- did it take place, said the requester (NULL: not said)
+    held_partner   INTEGER,                   -- ... and the partner
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL,
+    CHECK (requester_pk != partner_pk),
+    CHECK ((slot_start IS NULL) = (table_name IS NULL))
+);
+-- No two live meetings of one pair, whoever asked whom.
+CREATE UNIQUE INDEX IF NOT EXISTS meetings_live_pair
+    ON meetings (min(requester_pk, partner_pk), max(requester_pk, partner_pk))
+    WHERE status IN ('requested', 'accepted');
+-- No table twice in one slot (a cancelled meeting keeps its slot for calendars, but not the table).
+CREATE UNIQUE INDEX IF NOT EXISTS meetings_table_slot ON meetings (event_id, slot_start, table_name)
+    WHERE slot_start IS NOT NULL AND status = 'accepted';
+CREATE INDEX IF NOT EXISTS meetings_by_requester ON meetings (requester_pk, status);
+CREATE INDEX IF NOT EXISTS meetings_by_partner ON meetings (partner_pk, status);
+
+-- Every change of a meeting: what happened, who did it (a participant, an admin or the
+-- system, e.g. expiry), why, and when.
+CREATE TABLE IF NOT EXISTS meeting_log (
+    pk          INTEGER PRIMARY KEY,
+    meeting_pk  INTEGER NOT NULL REFERENCES meetings(pk) ON DELETE CASCADE,
+    what        TEXT NOT NULL,                -- a status, 'placed' or 'moved'
+    by_pk       INTEGER REFERENCES participants(pk) ON DELETE SET NULL,
+    by_role     TEXT NOT NULL CHECK (by_role IN ('requester', 'partner', 'admin', 'system')),
+    reason      TEXT NOT NULL DEFAULT '',
+    at          TEXT NOT NULL                 -- UTC instant
+);
+CREATE INDEX IF NOT EXISTS meeting_log_by_meeting ON meeting_log (meeting_pk, pk);

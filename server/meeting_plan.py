@@ -16,21 +16,31 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 EXACT_UP_TO = 14  # instances of up to this many meetings are searched exhaustively when the greedy falls short
 SEARCH_BUDGET = 200_000  # steps of that search; past it the greedy plan stands (and is not called exact)
 
 
-def slot_starts(
-    start: datetime, end: datetime, minutes: int, breaks: Iterable[tuple[datetime, datetime]] = ()
-) -> list[datetime]:
-    """The slots of a session window: back to back from `start`, none crossing a break or `end`."""
-    length, slots, moment = timedelta(minutes=minutes), [], start
-    pauses = sorted(breaks)
-    while moment + length <= end:
+class PlanSettings(TypedDict):
+    """What the slot grid depends on: the window, the slot length and the breaks (aware datetimes)."""
+
+    start: datetime
+    end: datetime
+    slot_minutes: int
+    breaks: list[tuple[datetime, datetime]]
+
+
+def slot_starts(settings: PlanSettings) -> list[datetime]:
+    """The slots of a session window: back to back from its start, none crossing a break or
+    its end (a slot that would overlap a break starts when the break ends). Slots are numbered
+    by their place in this list: the rest of this module speaks of slot numbers."""
+    length, slots, moment = timedelta(minutes=settings["slot_minutes"]), [], settings["start"]
+    pauses = sorted(settings["breaks"])
+    while moment + length <= settings["end"]:
         pause = next((p for p in pauses if moment < p[1] and p[0] < moment + length), None)
         if pause is not None:
-            moment = max(moment, pause[1])  # the next slot starts when the break ends
+            moment = max(moment, pause[1])
             continue
         slots.append(moment)
         moment += length

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from server import checkin_lists, clock, db as database
+from server import checkin_lists, clock, db as database, matchmaking
 from server.errors import ValidationError
 from server.programme_edit import ChangeLog, delete_session_row, delete_simple, write_session, write_simple
 from server.validation import Errors, Refs, clean_event, clean_item, clean_session
@@ -182,6 +182,8 @@ def load_programme(db: sqlite_utils.Database, document: object) -> LoadResult:
             for item_id in _existing(db, kind + "s", event["id"]).keys() - wanted:
                 delete_simple(log, kind, item_id)
         _sync_checkin_lists(db, event, programme.checkin_lists)
+        if isinstance(document, dict) and "matchmaking" in document:
+            _sync_matchmaking(db, event, document["matchmaking"])
         log.finish()
     return LoadResult(slug, created, version_before, event["version"], log.counts)
 
@@ -262,6 +264,19 @@ def _sync_checkin_lists(db, event: dict, lists: list[dict]) -> None:
         current = existing.get(values["id"])
         if current is None or any(current[name] != value for name, value in values.items()):
             checkin_lists.upsert_list(db, event, values)
+
+
+def _sync_matchmaking(db, event: dict, data: object) -> None:
+    """The file's matchmaking set-up, checked against the rooms just written; like the check-in
+    lists it is a setting, not programme content, so it does not bump the version. A problem
+    raises, and the whole load rolls back."""
+    errors = Errors(prefix="matchmaking.")
+    values = matchmaking.clean_settings(db, event, data, errors)
+    if errors:
+        raise ValidationError("the programme file's matchmaking set-up has problems", fields=errors.messages)
+    current = matchmaking.settings_row(db, event["id"])
+    if current is None or any(current[name] != value for name, value in values.items()):
+        matchmaking.write_settings(db, event, values)
 
 
 def _sync_days(db, event: dict) -> None:

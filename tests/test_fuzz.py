@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from server import attendees, auth, create_app, db as database
+from server import attendees, auth, create_app, db as database, matchmaking, meetings
 from tests.conftest import EVENT, bearer
 
 EXAMPLES = 12  # per operation and generation mode: about 1,700 requests in all
@@ -55,6 +55,7 @@ class World:
             "attendee": attendee_token,
         }
         device = db.conn.execute("SELECT id FROM api_tokens WHERE role = 'door' ORDER BY id DESC").fetchone()[0]
+        participant, meeting = self._matchmaking(db, document["id"])
         db.close()
         client = self.app.test_client()
         ticket = client.get("/api/v1/me/ticket", headers=bearer(attendee_token)).get_json()
@@ -72,7 +73,25 @@ class World:
             "device_id": device,
             "scan": scan["id"],
             "token": feed.rsplit("/", 1)[-1].removesuffix(".ics"),
+            "participant_id": participant,
+            "meeting_id": meeting,
         }
+
+    @staticmethod
+    def _matchmaking(db, attendee_id: str) -> tuple[str, str]:
+        """The fuzz attendee as a participant, asked for a meeting by another (requests open till 2100)."""
+        event = db.conn.execute("SELECT * FROM events WHERE slug = ?", (EVENT,)).fetchone()
+        settings = matchmaking.settings_row(db, event["id"])
+        db.conn.execute("UPDATE matchmaking_settings SET requests_close_at = '2100-01-01T00:00:00Z'")
+        profile = {"organisation": "Fuzz Cluster", "cluster": "Fuzz", "country": "BE"}
+        fuzz_pk = attendees.attendee_pk(db, EVENT, attendee_id)
+        mine, _ = matchmaking.put_profile(db, fuzz_pk, profile)
+        other = {"name": "Fuzz Partner", "email": "partner@example.org", "category": "cluster-manager"}
+        other_pk = attendees.attendee_pk(db, EVENT, attendees.create_attendee(db, EVENT, other)[0]["id"])
+        matchmaking.put_profile(db, other_pk, {**profile, "organisation": "Partner Cluster"})
+        meeting = meetings.request_meeting(db, other_pk, {"with": mine["id"]})
+        assert settings is not None
+        return mine["id"], meeting["id"]
 
     def path_parameters(self, path: str) -> dict:
         values = dict(self.path_values)

@@ -99,7 +99,9 @@ def test_fixed_meetings_stay_where_they_are(instance, data):
 
 
 def test_the_ecc_morning_has_seven_twenty_minute_slots_around_the_coffee_break():
-    slots = slot_starts(at("09:00"), at("12:15"), 20, [(at("10:30"), at("11:00"))])
+    slots = slot_starts(
+        {"start": at("09:00"), "end": at("12:15"), "slot_minutes": 20, "breaks": [(at("10:30"), at("11:00"))]}
+    )
 
     assert [s.strftime("%H:%M") for s in slots] == ["09:00", "09:20", "09:40", "10:00", "11:00", "11:20", "11:40"]
 

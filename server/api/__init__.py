@@ -9,7 +9,7 @@ from flask_restx import Api
 from flask_restx.apidoc import ui_for
 
 from server import __version__
-from server.api import attendees, calendars, checkins, doors, events, items, links, me, sessions, tickets
+from server.api import attendees, calendars, checkins, doors, events, items, links, matchmaking, me, sessions, tickets
 from server.api.security import AUTHORIZATIONS
 from server.api.spec import complete
 from server.headers import csp_nonce
@@ -57,6 +57,8 @@ for namespace in items.namespaces:
 api.add_namespace(attendees.ns)
 api.add_namespace(links.ns)
 api.add_namespace(me.ns)
+api.add_namespace(matchmaking.ns)
+api.add_namespace(matchmaking.mine)
 
 
 @api.documentation

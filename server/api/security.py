@@ -77,3 +77,22 @@ def desk_required(method: Callable) -> Callable:
         return method(*args, **kwargs)
 
     return wrapper
+
+
+def admin_or_attendee_required(method: Callable) -> Callable:
+    """An admin of the event in the URL (g.attendee_pk None), or an attendee (g.attendee_pk says whose).
+
+    The resource's domain function decides what that attendee may see.
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        token = auth.authenticate(get_db(), request.headers.get("Authorization"))
+        if token["role"] == "attendee" and "attendee_pk" in token:
+            g.token, g.attendee_pk = token, token["attendee_pk"]
+        else:
+            auth.require_role(token, "admin", kwargs.get("event"))
+            g.token, g.attendee_pk = token, None
+        return method(*args, **kwargs)
+
+    return wrapper
