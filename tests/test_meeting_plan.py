@@ -55,6 +55,17 @@ def brute_force_optimum(meetings, free, tables: int) -> int:
     return best
 
 
+def random_morning(people: int, meetings: int, free_share: float, tables: int, slots: int = 7):
+    """A reproducible morning: each person free in each slot with `free_share`, random pairs."""
+    rng = random.Random(2014)  # noqa: S311 - a reproducible instance, not a secret
+    free = {p: {s for s in range(slots) if rng.random() < free_share} for p in range(people)}
+    pairs = set()
+    while len(pairs) < meetings:
+        a, b = rng.sample(range(people), 2)
+        pairs.add((min(a, b), max(a, b)))
+    return [(i, a, b) for i, (a, b) in enumerate(sorted(pairs))], free, [f"T{n}" for n in range(1, tables + 1)]
+
+
 def check_invariants(meetings, free, tables, result) -> None:
     ends = {m: (a, b) for m, a, b in meetings}
     seen_people, seen_tables = set(), set()
@@ -136,15 +147,7 @@ def test_the_bound_counts_tables_people_and_common_slots():
 
 
 def test_a_large_morning_is_planned_within_seconds_and_near_its_bound():
-    rng = random.Random(2014)  # noqa: S311 - a reproducible instance, not a secret
-    people, slots = 400, 7
-    free = {p: {s for s in range(slots) if rng.random() < 0.85} for p in range(people)}
-    pairs = set()
-    while len(pairs) < 800:
-        a, b = rng.sample(range(people), 2)
-        pairs.add((min(a, b), max(a, b)))
-    meetings = [(i, a, b) for i, (a, b) in enumerate(sorted(pairs))]
-    tables = [f"T{n}" for n in range(1, 201)]
+    meetings, free, tables = random_morning(people=400, meetings=800, free_share=0.85, tables=200)
 
     started = time.perf_counter()
     result = plan(meetings, free, tables)
@@ -159,15 +162,8 @@ def test_a_large_morning_is_planned_within_seconds_and_near_its_bound():
 
 
 def test_the_solver_places_more_than_the_greedy_and_proves_it_optimal():
-    rng = random.Random(2014)  # noqa: S311 - a reproducible instance, not a secret
-    people, slots = 110, 7  # the size of the ECC 2014 morning: 170 meetings at 40 tables
-    free = {p: {s for s in range(slots) if rng.random() < 0.95} for p in range(people)}
-    pairs = set()
-    while len(pairs) < 170:
-        a, b = rng.sample(range(people), 2)
-        pairs.add((min(a, b), max(a, b)))
-    meetings = [(i, a, b) for i, (a, b) in enumerate(sorted(pairs))]
-    tables = [f"T{n}" for n in range(1, 41)]
+    # the size of the ECC 2014 morning: 110 participants, 170 meetings at 40 tables
+    meetings, free, tables = random_morning(people=110, meetings=170, free_share=0.95, tables=40)
 
     greedy = plan(meetings, free, tables)
     solved = plan(meetings, free, tables, solver_seconds=20)

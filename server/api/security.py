@@ -48,35 +48,38 @@ def attendee_required(method: Callable) -> Callable:
     return wrapper
 
 
-def door_required(method: Callable) -> Callable:
-    """A door device's token for the event in the URL (an admin may act as a door too)."""
+def _event_token_required(admits: Callable[[dict], bool], refusal: Callable[[dict], str]) -> Callable:
+    """A decorator: the caller's token must be `admits`-ible and valid for the event in the URL."""
 
-    @functools.wraps(method)
-    def wrapper(*args, **kwargs):
-        token = auth.authenticate(get_db(), request.headers.get("Authorization"))
-        if token["role"] not in ("door", "admin"):
-            raise Forbidden(f"this needs a door device's or an admin's token; yours has role {token['role']!r}")
-        auth.require_role(token, token["role"], kwargs.get("event"))
-        g.token = token
-        return method(*args, **kwargs)
+    def decorator(method: Callable) -> Callable:
+        @functools.wraps(method)
+        def wrapper(*args, **kwargs):
+            token = auth.authenticate(get_db(), request.headers.get("Authorization"))
+            if not admits(token):
+                raise Forbidden(refusal(token))
+            auth.require_role(token, token["role"], kwargs.get("event"))
+            g.token = token
+            return method(*args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorator
 
 
-def desk_required(method: Callable) -> Callable:
-    """An admin of the event in the URL, or one of its door devices made with `desk`."""
+door_required = _event_token_required(
+    lambda token: token["role"] in ("door", "admin"),
+    lambda token: f"this needs a door device's or an admin's token; yours has role {token['role']!r}",
+)
+door_required.__doc__ = "A door device's token for the event in the URL (an admin may act as a door too)."
 
-    @functools.wraps(method)
-    def wrapper(*args, **kwargs):
-        token = auth.authenticate(get_db(), request.headers.get("Authorization"))
-        if not (token["role"] == "admin" or (token["role"] == "door" and token.get("desk"))):
-            yours = "a door device without desk" if token["role"] == "door" else f"role {token['role']!r}"
-            raise Forbidden(f"this needs a token with role 'admin' or a desk device's; yours has {yours}")
-        auth.require_role(token, token["role"], kwargs.get("event"))
-        g.token = token
-        return method(*args, **kwargs)
-
-    return wrapper
+desk_required = _event_token_required(
+    lambda token: token["role"] == "admin" or (token["role"] == "door" and token.get("desk")),
+    lambda token: (
+        "this needs a token with role 'admin' or a desk device's; yours has "
+        + ("a door device without desk" if token["role"] == "door" else f"role {token['role']!r}")
+    ),
+)
+desk_required.__doc__ = "An admin of the event in the URL, or one of its door devices made with `desk`."
 
 
 def admin_or_attendee_required(method: Callable) -> Callable:
