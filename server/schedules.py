@@ -10,7 +10,7 @@ import json
 
 import sqlite_utils
 
-from server import clock, db as database, programme
+from server import clock, db as database, meeting_items, programme
 from server.errors import Conflict, NotFound
 
 
@@ -49,13 +49,9 @@ def _bookmarked(db: sqlite_utils.Database, event: dict, attendee_pk: int) -> lis
 
 
 def accepted_meetings(db: sqlite_utils.Database, attendee_pk: int) -> list[dict]:
-    """Matchmaking meetings the attendee has accepted, as calendar-ready items.
-
-    The seam for the matchmaking feature: it will return each meeting with uid, title,
-    start, end, location, description, status, sequence and updated_at, and both the
-    schedule and the personal feed already show whatever is returned here.
-    """
-    return []
+    """Matchmaking meetings the attendee has accepted and that got a place (cancelled ones kept,
+    marked so), as calendar-ready items: both the schedule and the personal feed show them."""
+    return meeting_items.placed_meetings(db, attendee_pk)
 
 
 def _overlaps(sessions: list[dict]) -> dict[str, list[str]]:
@@ -77,8 +73,9 @@ def _seats_left(session: dict, taken: dict[str, int]) -> int | None:
 
 def schedule_fingerprint(db: sqlite_utils.Database, attendee_pk: int) -> tuple:
     """Everything GET /me/schedule shows depends on: the attendee's bookmarks (schedule
-    version), the programme (event version) and the seats others took in the limited sessions
-    bookmarked. Two indexed reads, so a repeated read is served from the response cache."""
+    version), the programme (event version), the seats others took in the limited sessions
+    bookmarked, and their placed meetings. Indexed reads, so a repeated read is served from
+    the response cache."""
     row = db.conn.execute(
         "SELECT a.schedule_version, e.version FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.pk = ?",
         (attendee_pk,),
@@ -92,7 +89,8 @@ def schedule_fingerprint(db: sqlite_utils.Database, attendee_pk: int) -> tuple:
         "WHERE mine.attendee_pk = ? GROUP BY mine.session_id ORDER BY mine.session_id",
         (attendee_pk,),
     ).fetchall()
-    return (attendee_pk, row[0], row[1], tuple(tuple(seat) for seat in seats))
+    meetings = meeting_items.fingerprint(db, attendee_pk)
+    return (attendee_pk, row[0], row[1], tuple(tuple(seat) for seat in seats), meetings)
 
 
 def schedule_document(db: sqlite_utils.Database, attendee_pk: int) -> dict:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from flask import Response, current_app, request
 from flask_restx import Namespace, Resource
 
-from server import attendees, clock, ical, programme, schedules
+from server import attendees, clock, ical, meeting_items, programme, schedules
 from server.api.caching import Representation, cached
 from server.api.common import error_model
 from server.api.sessions import _FILTER_DOCS
@@ -26,6 +26,10 @@ ns = Namespace(
 )
 error = error_model(ns)
 
+_MEETINGS_DOC = (
+    "; placed matchmaking meetings too (UID meeting-{id}@eventdesk, SUMMARY the partner's organisation and "
+    "cluster, LOCATION the table and room, SEQUENCE rising when moved, STATUS:CANCELLED kept)"
+)
 _FEED_DOC = (
     "text/calendar; one VEVENT per session (UID {guid}@eventdesk, SEQUENCE, STATUS; cancelled "
     "sessions stay), times with TZID and a VTIMEZONE. Carries a strong ETag and Last-Modified."
@@ -130,7 +134,7 @@ personal_error = error_model(personal)
 @personal.param("token", "The secret feed token from GET /api/v1/me/calendar")
 class PersonalCalendar(Resource):
     @personal.produces(["text/calendar"])
-    @personal.response(200, "The attendee's bookmarked sessions and accepted meetings: " + _FEED_DOC)
+    @personal.response(200, "The attendee's bookmarked sessions and accepted meetings: " + _FEED_DOC + _MEETINGS_DOC)
     @personal.response(304, _NOT_MODIFIED)
     @personal.response(404, "No feed at this address (unknown, rotated or erased)", personal_error)
     def get(self, token):
@@ -138,7 +142,8 @@ class PersonalCalendar(Resource):
         db = get_db()
 
         def fingerprint() -> tuple:
-            return attendees.feed_fingerprint(db, token)
+            found = attendees.feed_fingerprint(db, token)
+            return (*found, meeting_items.fingerprint(db, found[0]))
 
         def representation() -> Representation:
             attendee = attendees.attendee_for_feed_token(db, token)
