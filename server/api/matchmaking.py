@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import g, request
 from flask_restx import Namespace, Resource
 
-from server import matchmaking, meetings
+from server import matchmaking, meetings, suggestions
 from server.api.common import error_model, json_body, json_object, model
 from server.api.security import admin_or_attendee_required, admin_required, attendee_required
 from server.db_app import get_db
@@ -197,3 +197,20 @@ def _answer_route(action: str, summary: str, who: str) -> None:
 _answer_route("accept", "Accept a request made to you: it is placed at once when a slot and table are free.", "partner")
 _answer_route("decline", "Decline a request made to you.", "partner")
 _answer_route("cancel", "Cancel a request or an accepted meeting, from either side.", "either side")
+
+
+suggestion_model = model(mine, "Suggestion")
+
+
+@mine.route("/matchmaking/suggestions")
+@mine.doc(security="bearer", responses=ATTENDEE)
+class MySuggestions(Resource):
+    @mine.doc(params={"limit": f"How many, 1 to {suggestions.MAX_LIMIT} (default {suggestions.DEFAULT_LIMIT})"})
+    @mine.response(200, "Other participants, best match first, each with score and reasons", [suggestion_model])
+    @mine.response(400, "limit is not a number from 1 to 100", my_error)
+    @mine.response(403, "Not an attendee's token, or you have no matchmaking profile", my_error)
+    @mine.response(404, "Matchmaking is not set up for your event", my_error)
+    @attendee_required
+    def get(self):
+        """Partners to meet: whose offer meets what you seek and the reverse, across sectors and borders."""
+        return suggestions.suggest(get_db(), g.attendee_pk, request.args)

@@ -1,0 +1,172 @@
+"""Partner suggestions: other participants ranked by how well each pair would meet, with why.
+
+At ECC 2014 the organisers favoured meetings across sectors and borders, and a meeting is
+worth most when what one side offers answers what the other seeks. So a candidate's score is
+
+- text relevance, both ways: SQLite FTS5's bm25 of their `offer` against the words of my
+  `seek` (weight 3) and of their `seek` against my `offer` (weight 2), each divided by the
+  best candidate's, so the part lies in 0..1 whatever the texts' lengths. Two MATCH queries
+  over the participants_fts index rank everybody at once (no per-pair work in Python);
+- shared languages (+1: they can talk), free slots in common (+1 × the share of the session's
+  slots both are free; −3 when there is none: they could never be placed);
+- a different sector (+0.5) and a different country (+0.5).
+
+The reasons say the same in words ("offers what you seek: laser, imaging", "you share
+French", "different sector", "different country"). Words are matched as the index does
+(case and accents folded, as prefixes, a plural "s" dropped), less common English words.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+
+import sqlite_utils
+
+from server import matchmaking, meetings
+from server.errors import BadParameter, Forbidden
+
+DEFAULT_LIMIT, MAX_LIMIT = 20, 100
+WEIGHTS = {"they_offer": 3.0, "they_seek": 2.0, "language": 1.0, "time": 1.0, "no_time": -3.0,
+           "sector": 0.5, "country": 0.5}  # fmt: skip
+_QUERY_WORDS = 30  # of my offer or seek, the first this many distinct ones
+_REASON_WORDS = 5
+
+_STOPWORDS = frozenset(
+    """a about after all also an and any are as at be been but by can for from has have in into is it its
+    more new not of on or our such that the their them they this to up we what which who will with you your
+    looking look seek seeking offer offering partner partners cluster clusters""".split()
+)
+
+# ISO 639-1 names, for "you share French": the EU's languages and the neighbours' at ECC 2014.
+LANGUAGE_NAMES = {
+    "bg": "Bulgarian", "ca": "Catalan", "cs": "Czech", "da": "Danish", "de": "German", "el": "Greek",
+    "en": "English", "es": "Spanish", "et": "Estonian", "eu": "Basque", "fi": "Finnish", "fr": "French",
+    "ga": "Irish", "hr": "Croatian", "hu": "Hungarian", "is": "Icelandic", "it": "Italian", "lt": "Lithuanian",
+    "lb": "Luxembourgish", "lv": "Latvian", "mk": "Macedonian", "mt": "Maltese", "nl": "Dutch", "no": "Norwegian",
+    "pl": "Polish", "pt": "Portuguese", "ro": "Romanian", "ru": "Russian", "sk": "Slovak", "sl": "Slovenian",
+    "sq": "Albanian", "sr": "Serbian", "sv": "Swedish", "tr": "Turkish", "uk": "Ukrainian",
+}  # fmt: skip
+
+
+def parse_limit(args: dict[str, str]) -> int:
+    text = args.get("limit", "").strip()
+    if not text:
+        return DEFAULT_LIMIT
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise BadParameter(f"limit must be a whole number from 1 to {MAX_LIMIT}", fields={"limit": "e.g. 20"})
+    return int(text)
+
+
+def stems(text: str) -> list[str]:
+    """The words of a text as the index folds them (lower case, no accents), less common words,
+    a plural "s" dropped, each once, in order."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    found: dict[str, None] = {}
+    for word in re.findall(r"\w+", plain):
+        if len(word) < 3 or word in _STOPWORDS or word.isdigit():
+            continue
+        found[word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word] = None
+    return list(found)
+
+
+def _matched(query: list[str], text: str) -> list[str]:
+    """The words of `text` that one of the query's stems starts, each once (for the reasons)."""
+    words = []
+    for word in stems(text):
+        if any(word.startswith(stem) for stem in query) and word not in words:
+            words.append(word)
+    return words[:_REASON_WORDS]
+
+
+def _relevance(db: sqlite_utils.Database, column: str, words: list[str], event_id: int) -> dict[int, float]:
+    """bm25 of each participant's `column` against the words (any of them), higher is better."""
+    if not words:
+        return {}
+    weights = ", ".join("1.0" if name == column else "0.0" for name in ("organisation", "cluster", "offer", "seek"))
+    query = f"{column} : (" + " OR ".join(f'"{word}"*' for word in words[:_QUERY_WORDS]) + ")"
+    rows = db.conn.execute(
+        f"SELECT f.rowid, -bm25(participants_fts, {weights}) FROM participants_fts f "  # noqa: S608 - fixed text
+        "JOIN participants p ON p.pk = f.rowid WHERE participants_fts MATCH ? AND p.event_id = ?",
+        (query, event_id),
+    ).fetchall()
+    return {pk: max(score, 0.0) for pk, score in rows}
+
+
+def _free_slots(grid: list, availability: str | None) -> set[int]:
+    """The slots a participant can meet in, by the rule placing uses (so a suggestion's "both
+    free" is a slot the meeting could really get)."""
+    return meetings._inside(grid, availability)
+
+
+def _language_list(codes: list[str]) -> str:
+    names = [LANGUAGE_NAMES.get(code, code) for code in codes]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def suggest(db: sqlite_utils.Database, attendee_pk: int, args: dict[str, str]) -> list[dict]:
+    """Other visible participants of my event, best partners first, each with score and reasons."""
+    limit = parse_limit(args)
+    me = matchmaking.my_participant(db, attendee_pk)
+    if me is None:
+        raise Forbidden("only matchmaking participants get suggestions: opt in with PUT /api/v1/me/matchmaking")
+    event = dict(db.conn.execute("SELECT * FROM events WHERE id = ?", (me["event_id"],)).fetchone())
+    settings = matchmaking.require_settings(db, event)
+    candidates = [
+        dict(row)
+        for row in db.conn.execute(
+            "SELECT * FROM participants p WHERE event_id = ? AND left_at IS NULL AND hidden = 0 AND pk != ? "
+            "AND NOT EXISTS (SELECT 1 FROM meetings m WHERE m.status IN ('requested', 'accepted') AND "
+            "((m.requester_pk = ? AND m.partner_pk = p.pk) OR (m.partner_pk = ? AND m.requester_pk = p.pk)))",
+            (event["id"], me["pk"], me["pk"], me["pk"]),
+        ).fetchall()
+    ]
+    my_seek, my_offer = stems(me["seek"]), stems(me["offer"])
+    they_offer = _relevance(db, "offer", my_seek, event["id"])
+    they_seek = _relevance(db, "seek", my_offer, event["id"])
+    best_offer = max((they_offer.get(c["pk"], 0.0) for c in candidates), default=0.0) or 1.0
+    best_seek = max((they_seek.get(c["pk"], 0.0) for c in candidates), default=0.0) or 1.0
+    grid = matchmaking.slots(settings)
+    my_slots = _free_slots(grid, me["availability"])
+    context = (me, my_seek, my_offer, grid, my_slots)
+    ranked = [
+        _scored(c, context, they_offer.get(c["pk"], 0.0) / best_offer, they_seek.get(c["pk"], 0.0) / best_seek)
+        for c in candidates
+    ]
+    ranked.sort(key=lambda pair: (-pair[0], pair[1]["organisation"].casefold(), pair[1]["id"]))
+    return [
+        {"participant": matchmaking.participant_document(row, event), "score": score, "reasons": reasons}
+        for score, row, reasons in ranked[:limit]
+    ]
+
+
+def _scored(other: dict, context: tuple, offer_part: float, seek_part: float) -> tuple[float, dict, list[str]]:
+    """One candidate's score (rounded, so equal pairs tie and sort by name) and reasons."""
+    me, my_seek, my_offer, grid, my_slots = context
+    score = WEIGHTS["they_offer"] * offer_part + WEIGHTS["they_seek"] * seek_part
+    reasons = []
+    if offer_part > 0 and (words := _matched(my_seek, other["offer"])):
+        reasons.append("offers what you seek: " + ", ".join(words))
+    if seek_part > 0 and (words := _matched(my_offer, other["seek"])):
+        reasons.append("seeks what you offer: " + ", ".join(words))
+    shared = sorted(set(json.loads(me["languages"])) & set(json.loads(other["languages"])))
+    if shared:
+        score += WEIGHTS["language"]
+        reasons.append("you share " + _language_list(shared))
+    common = my_slots & _free_slots(grid, other["availability"])
+    if not common:
+        score += WEIGHTS["no_time"]
+        reasons.append("no slot when you are both free")
+    else:
+        score += WEIGHTS["time"] * len(common) / len(grid)
+        if len(common) < len(grid):
+            reasons.append(f"both free in {len(common)} of {len(grid)} slots")
+    if not set(json.loads(me["sectors"])) & set(json.loads(other["sectors"])):
+        score += WEIGHTS["sector"]
+        reasons.append("different sector")
+    if me["country"] != other["country"]:
+        score += WEIGHTS["country"]
+        reasons.append("different country")
+    return round(score, 3), other, reasons
