@@ -24,7 +24,7 @@ bp = Blueprint("personal_pages", __name__, url_prefix="/e/<event>")
 HTML = "text/html; charset=utf-8"
 # What the service worker keeps from the start, besides the static files: the pages an
 # attendee opens at the venue, and the API reads those pages make.
-PRECACHED_PAGES = ("", "me", "me/calendar", "me/ticket", "speakers", "rooms", "door")
+PRECACHED_PAGES = ("", "me", "me/calendar", "me/ticket", "me/matchmaking", "me/agenda", "speakers", "rooms", "door")
 
 
 def _shell(event: str, template: str, active: str) -> Response:
@@ -47,7 +47,8 @@ def _shell(event: str, template: str, active: str) -> Response:
 # page: its pairing link carries the device token in the fragment (server/static/door.js).
 SHELLS = (("/join", "join.html", "me"), ("/me", "me.html", "me"), ("/me/calendar", "calendar.html", "me"),
           ("/me/ticket", "ticket.html", "ticket"), ("/door", "door.html", "door"),
-          ("/desk", "desk.html", "desk"))  # fmt: skip
+          ("/desk", "desk.html", "desk"), ("/me/matchmaking", "matchmaking.html", "me"),
+          ("/me/agenda", "agenda.html", "me"))  # fmt: skip
 for _path, _template, _active in SHELLS:
     bp.add_url_rule(
         _path,

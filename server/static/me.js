@@ -1,5 +1,5 @@
-// "My schedule": the bookmarked sessions by day, overlaps and seats left as the API gives them,
-// then (once matchmaking exists) my meetings; drawn from what this browser kept when offline.
+// "My schedule": the bookmarked sessions and my placed matchmaking meetings by day, overlaps and
+// seats left as the API gives them; drawn from what this browser kept when offline.
 import { clockTime, dayLabel, loadSchedule, ready, showAge, wireStars } from "./eventdesk.js";
 import * as store from "./store.js";
 
@@ -62,6 +62,34 @@ function sessionEntry(item, rooms, titles) {
   return entry;
 }
 
+/** A placed matchmaking meeting: its time, partner, table and room (cancelled ones struck out). */
+function meetingEntry(meeting) {
+  const cancelled = meeting.status === "cancelled";
+  const entry = element("li", undefined, "session meeting" + (cancelled ? " cancelled" : ""));
+  entry.dataset.meeting = meeting.id;
+  const when = element("p", undefined, "when");
+  when.append(timeElement(meeting.start), element("span", " to ", "visually-hidden"), timeElement(meeting.end));
+  const what = element("div", undefined, "what");
+  const heading = element("h3", undefined, "session-title");
+  heading.append(cancelled ? element("del", meeting.title) : document.createTextNode(meeting.title));
+  what.append(heading);
+  if (cancelled) {
+    const flags = element("p", undefined, "flags");
+    flags.append(element("strong", "Cancelled", "flag flag-cancelled"));
+    what.append(flags);
+  }
+  const meta = element("p", undefined, "meta");
+  meta.append(element("span", meeting.location, "meeting-table"));
+  const link = element("a", "Matchmaking");
+  link.href = `/e/${store.slug}/me/matchmaking`;
+  const more = element("span");
+  more.append(link);
+  meta.append(more);
+  what.append(meta);
+  entry.append(when, what);
+  return entry;
+}
+
 function draw(schedule, rooms) {
   const items = schedule.items;
   const titles = new Map(items.map((item) => [item.session.id, item.session.title]));
@@ -77,26 +105,20 @@ function draw(schedule, rooms) {
     parts.push(element("p", `${schedule.overlap_count} of your sessions overlap another.`, "warning"));
   }
   const days = new Map();
-  for (const item of items) {
-    const day = item.session.start.slice(0, 10);
+  const entries = [
+    ...items.map((item) => ({ start: item.session.start, draw: () => sessionEntry(item, rooms, titles) })),
+    ...(schedule.meetings || []).map((meeting) => ({ start: meeting.start, draw: () => meetingEntry(meeting) })),
+  ].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  for (const entry of entries) {
+    const day = entry.start.slice(0, 10);
     if (!days.has(day)) days.set(day, []);
-    days.get(day).push(item);
+    days.get(day).push(entry);
   }
-  for (const [day, dayItems] of days) {
+  for (const [day, dayEntries] of days) {
     const section = element("section");
     section.append(element("h2", dayLabel(day)));
     const list = element("ul", undefined, "sessions");
-    dayItems.forEach((item) => list.append(sessionEntry(item, rooms, titles)));
-    section.append(list);
-    parts.push(section);
-  }
-  // Matchmaking meetings join the schedule here once that part of Eventdesk exists.
-  const meetings = schedule.meetings || [];
-  if (meetings.length) {
-    const section = element("section");
-    section.append(element("h2", "My meetings"));
-    const list = element("ul", undefined, "sessions");
-    for (const meeting of meetings) list.append(element("li", meeting.title || meeting.with || "Meeting"));
+    dayEntries.forEach((entry) => list.append(entry.draw()));
     section.append(list);
     parts.push(section);
   }

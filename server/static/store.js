@@ -32,7 +32,8 @@ export const setDeskToken = (value) => (value ? save("desk-token", value) : forg
 
 /** Sign this browser out locally: the token and everything personal go. */
 export function forgetMe() {
-  for (const name of ["token", "schedule", "ticket", "ticket-svg", "me", "calendar", "queue", "refused", "notices"]) {
+  const personalData = ["token", "schedule", "ticket", "ticket-svg", "me", "calendar", "queue", "refused", "notices"];
+  for (const name of [...personalData, "profile", "meetings", "suggestions", "actions", "refused-actions"]) {
     forget(name);
   }
 }
@@ -165,4 +166,48 @@ export function dismissNotice(index) {
   const kept = notices();
   kept.splice(index, 1);
   save("notices", kept);
+}
+
+// --- other changes made offline (matchmaking: profile, requests, answers) ----------------------
+
+export const queuedActions = () => load("actions", []);
+export const refusedActions = () => load("refused-actions", []);
+
+/** Keep an API write ({method, path, body, label}) to send later, in order; a later one with
+ * the same method and path replaces it (a profile saved twice offline is sent once). */
+export function enqueueAction(action) {
+  const kept = queuedActions().filter((item) => !(item.method === action.method && item.path === action.path));
+  save("actions", [...kept, { ...action, at: Date.now() }]);
+}
+
+export function dismissRefusedAction(at) {
+  save("refused-actions", refusedActions().filter((item) => item.at !== at));
+}
+
+/**
+ * Send the queued writes in order, stopping at the first network failure; one the server
+ * refuses moves to `refused-actions`, shown until dismissed. Resolves to {sent, refused}.
+ */
+export async function sendQueuedActions() {
+  let sent = 0;
+  let refusedNow = 0;
+  for (const item of queuedActions()) {
+    let answer;
+    try {
+      answer = await api(item.method, item.path, { body: item.body });
+    } catch (problem) {
+      if (problem instanceof Offline) break;
+      throw problem;
+    }
+    if (answer.status === 401) break;
+    save("actions", queuedActions().filter((other) => other.at !== item.at));
+    if (answer.status >= 400) {
+      const message = answer.body?.message || `the server answered ${answer.status}`;
+      save("refused-actions", [...refusedActions(), { ...item, message }]);
+      refusedNow += 1;
+    } else {
+      sent += 1;
+    }
+  }
+  return { sent, refused: refusedNow };
 }
