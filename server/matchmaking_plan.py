@@ -24,6 +24,7 @@ from server.errors import Conflict, NotFound
 from server.programme import get_event
 
 PLAN_REASON = "organiser's plan"
+BLOCKED = "every slot both are free in is taken by their other meetings or by all the tables"
 
 
 # --- planning every accepted meeting ------------------------------------------------------------
@@ -137,6 +138,32 @@ def _write_plan(db: sqlite_utils.Database, inputs: PlanInputs, placements: dict[
     return len(changed)
 
 
+def _score(placements: dict) -> tuple[int, int]:
+    """Plans compare as the planner ranks them: more meetings placed, then earlier slots."""
+    return len(placements), -sum(slot for slot, _ in placements.values())
+
+
+def _standing(inputs: PlanInputs) -> dict[int, tuple[int, str]] | None:
+    """The meetings' current places, if they are a valid plan (free slots, tables, nobody
+    twice in a slot); else None."""
+    slot_of = {clock.utc_stamp(start): index for index, (start, _) in enumerate(inputs.grid)}
+    standing: dict[int, tuple[int, str]] = {}
+    taken: set[tuple] = set()
+    for row in inputs.rows:
+        if row["slot_start"] is None:
+            continue
+        slot = slot_of.get(row["slot_start"])
+        people = (row["requester_pk"], row["partner_pk"])
+        uses = {("table", slot, row["table_name"])} | {("person", slot, person) for person in people}
+        if slot is None or row["table_name"] not in inputs.tables or uses & taken:
+            return None
+        if any(slot not in inputs.free[person] for person in people):
+            return None
+        taken |= uses
+        standing[row["pk"]] = (slot, row["table_name"])
+    return standing
+
+
 def schedule(db: sqlite_utils.Database, slug: str, *, replan: bool = False, seconds: float = 10.0) -> dict:
     """Place every accepted meeting at once, most placed first, then earlier slots, and report.
 
@@ -151,13 +178,21 @@ def schedule(db: sqlite_utils.Database, slug: str, *, replan: bool = False, seco
     started = time.monotonic()
     result = meeting_plan.plan(inputs.meetings, inputs.free, inputs.tables, inputs.fixed, solver_seconds=seconds)
     took = time.monotonic() - started
+    placements, unplaced_reasons, exact = result.placements, result.unplaced, result.exact
+    standing = _standing(inputs)
+    if standing is not None and _score(standing) >= _score(result.placements):
+        # A plan no better than what stands (more placed, then earlier) changes nothing: calendars do not churn.
+        placements, exact = standing, len(standing) == result.bound or (exact and len(standing) == result.placed)
+        unplaced_reasons = {
+            row["pk"]: result.unplaced.get(row["pk"], BLOCKED) for row in inputs.rows if row["pk"] not in standing
+        }
     with database.write(db):
         if plan_inputs(db, event, settings, replan=replan).key() != inputs.key():
             raise Conflict(
                 "meetings or availability changed while the plan was made; nothing was written: plan again",
                 reason="changed_while_planning",
             )
-        changed = _write_plan(db, inputs, result.placements)
+        changed = _write_plan(db, inputs, placements)
         people = {
             row["pk"]: dict(row)
             for row in db.conn.execute("SELECT * FROM participants WHERE event_id = ?", (event["id"],))
@@ -170,18 +205,18 @@ def schedule(db: sqlite_utils.Database, slug: str, *, replan: bool = False, seco
             "partner": _party(people[by_pk[pk]["partner_pk"]]),
             "reason": reason,
         }
-        for pk, reason in sorted(result.unplaced.items())
+        for pk, reason in sorted(unplaced_reasons.items())
     ]
     return {
         "event": event["slug"],
         "accepted": len(inputs.rows),
-        "placed": result.placed,
+        "placed": len(placements),
         "kept": len(inputs.fixed),
         "changed": changed,
         "unplaced": unplaced,
         "bound": result.bound,
-        "exact": result.exact,
-        "quality": round(result.placed / result.bound, 4) if result.bound else 1.0,
+        "exact": exact,
+        "quality": round(len(placements) / result.bound, 4) if result.bound else 1.0,
         "seconds": round(took, 3),
     }
 

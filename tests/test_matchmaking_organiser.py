@@ -7,8 +7,10 @@ import csv
 import io
 
 import pytest
+from click.testing import CliRunner
 
 from server import matchmaking_plan, meetings
+from server.cli import cli
 from server.db import connect
 from tests.conftest import API, assert_error, attendee_headers, snapshot
 from tests.test_matchmaking import BEFORE_CLOSE, SETUP, accepted, ask, join, profile
@@ -276,3 +278,103 @@ def test_stats_count_the_morning(client, db, admin, crowd, monkeypatch):
 def test_stats_are_for_admins(client, crowd):
     assert_error(client.get(f"{MATCH}/stats"), 401)
     assert_error(client.get(f"{MATCH}/stats", headers=crowd[0][0]), 403)
+
+
+# --- the participant import and the demo (CLI) ---------------------------------------------
+
+
+def run(app, *args: str):
+    environment = {"EVENTDESK_DATA_DIR": app.config["DATA_DIR"], "EVENTDESK_PLAN_SECONDS": "2"}
+    return CliRunner().invoke(cli, list(args), env=environment, catch_exceptions=False)
+
+
+PARTICIPANTS_CSV = (
+    "email,organisation,cluster,country,sectors,offer,seek,languages,availability\n"
+    "person1@example.org,Org One,Cluster One,be,ict;energy,lasers,imaging,en;fr,\n"
+    'person2@example.org,Org Two,Cluster Two,FR,,,,en,"2014-10-20T09:00/2014-10-20T10:30"\n'
+)
+
+
+def test_import_participants_opts_attendees_in_and_twice_changes_nothing(app, client, db, tmp_path):
+    attendee_headers(db, 1), attendee_headers(db, 2)
+    path = tmp_path / "participants.csv"
+    path.write_text(PARTICIPANTS_CSV, encoding="utf-8")
+
+    first = run(app, "import-participants", str(path), "--event", "ecc2014")
+    second = run(app, "import-participants", str(path), "--event", "ecc2014")
+
+    assert (first.exit_code, first.output) == (0, "2 created, 0 updated, 0 unchanged\n")
+    assert second.output == "0 created, 0 updated, 2 unchanged\n"
+    rows = db.conn.execute(
+        "SELECT organisation, country, sectors, languages, availability FROM participants ORDER BY organisation"
+    ).fetchall()
+    assert [tuple(row) for row in rows] == [
+        ("Org One", "BE", '["energy", "ict"]', '["en", "fr"]', None),
+        ("Org Two", "FR", "[]", '["en"]', '[["2014-10-20T07:00:00Z", "2014-10-20T08:30:00Z"]]'),
+    ]
+
+
+def test_import_participants_reports_every_bad_row_and_imports_nothing(app, db, tmp_path):
+    attendee_headers(db, 1), attendee_headers(db, 2)
+    bad = PARTICIPANTS_CSV + (
+        "nobody@example.org,Org,Cluster,BE,,,,,\n"
+        "person1@example.org,Org,Cluster,Belgium,,,,english,\n"
+        "person3@example.org,Org,Cluster,BE,nonsense,,,,2014-10-20T13:00/2014-10-20T14:00\n"
+    )
+    attendee_headers(db, 3)
+    path = tmp_path / "participants.csv"
+    path.write_text(bad, encoding="utf-8")
+    before = snapshot(app.config["DATABASE"])
+
+    result = run(app, "import-participants", str(path), "--event", "ecc2014")
+
+    assert result.exit_code == 1
+    assert "3 bad rows; nothing imported" in result.output
+    for expected in ("line 4: email", "line 5: email: repeats line 2", "line 5: country", "line 5: languages[0]",
+                     "line 6: sectors[0]", "line 6: availability[0]"):  # fmt: skip
+        assert expected in result.output, result.output
+    assert snapshot(app.config["DATABASE"]) == before
+
+
+def test_import_participants_needs_the_required_columns(app, tmp_path):
+    path = tmp_path / "participants.csv"
+    path.write_text("email,organisation\nperson1@example.org,Org\n", encoding="utf-8")
+
+    result = run(app, "import-participants", str(path), "--event", "ecc2014")
+
+    assert result.exit_code == 1
+    assert "missing: cluster, country" in result.output
+
+
+def test_load_demo_gives_a_full_synthetic_morning_once(app, client, db, admin):
+    first = run(app, "load-demo", "--event", "ecc2014")
+    after_first = snapshot(app.config["DATABASE"])
+    second = run(app, "load-demo", "--event", "ecc2014")
+
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("added 110 attendees, 110 participants, 196 meetings (all synthetic)")
+    assert second.output.startswith("added 0 attendees, 0 participants, 0 meetings")
+    assert snapshot(app.config["DATABASE"]) == after_first
+    stats = client.get(f"{MATCH}/stats", headers=admin).get_json()
+    assert (stats["participants"], stats["synthetic_participants"], stats["accepted"]) == (110, 110, 170)
+    assert 0.4 <= stats["across_sectors_share"] < 0.5
+    assert stats["placed"] >= 160
+    countries, clusters, sectors = db.conn.execute(
+        "SELECT COUNT(DISTINCT country), COUNT(DISTINCT cluster), "
+        "(SELECT COUNT(DISTINCT j.value) FROM participants, json_each(participants.sectors) j) FROM participants"
+    ).fetchone()
+    assert (countries, clusters, sectors) == (20, 80, 15)
+    names = db.conn.execute("SELECT name, email FROM attendees WHERE email LIKE 'demo-%' ORDER BY pk").fetchall()
+    assert tuple(names[16]) == ("Demo participant 17", "demo-participant-017@example.org")
+    plan = list(csv.reader(io.StringIO(client.get(f"{MATCH}/plan.csv", headers=admin).get_data(as_text=True))))
+    assert len(plan) - 1 == stats["placed"]
+    assert {row[12] for row in plan[1:]} == {"yes"}
+    assert all("(synthetic)" in row[6] and "(synthetic)" in row[10] for row in plan[1:])
+
+
+def test_server_commands_have_help_with_an_example(app):
+    for command in ("import-participants", "load-demo"):
+        result = run(app, command, "--help")
+
+        assert result.exit_code == 0
+        assert "Example:" in result.output
