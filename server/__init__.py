@@ -26,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         DATABASE=str(data_dir / "eventdesk.sqlite3"),
         PROGRAMME_MAX_AGE=int(os.environ.get("EVENTDESK_PROGRAMME_MAX_AGE", "0")),
         CALENDAR_REFRESH_SECONDS=int(os.environ.get("EVENTDESK_CALENDAR_REFRESH", "3600")),
+        PLAN_SECONDS=float(os.environ.get("EVENTDESK_PLAN_SECONDS", "10")),
         TRUSTED_PROXIES=os.environ.get("EVENTDESK_TRUSTED_PROXIES", "0"),
         PUBLIC_URL=os.environ.get("EVENTDESK_PUBLIC_URL") or None,
         RESPONSE_CACHE_SIZE=256,

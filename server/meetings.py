@@ -272,17 +272,30 @@ def busy_slots(
     *, except_meeting: int | None = None,
 ) -> set[int]:  # fmt: skip
     """Slots a participant cannot meet in: their other placed meetings and their bookmarked
-    sessions, except the matchmaking sessions themselves (the meetings happen inside them)."""
+    sessions (bookmarked_slots)."""
     meetings = _placed_of(db, participant["pk"], except_meeting)
+    return _overlapping(grid, [(start, start + length) for start, _ in meetings]) | bookmarked_slots(
+        db, grid, participant
+    )
+
+
+def bookmarked_slots(db: sqlite_utils.Database, grid: list[tuple[datetime, datetime]], participant: dict) -> set[int]:
+    """Slots a participant's bookmarked sessions overlap, except the matchmaking sessions
+    themselves (the meetings happen inside them). The organiser's plan reads this alone: it
+    places the meetings afresh, so their current slots are not in the way."""
     sessions = db.conn.execute(
         "SELECT s.starts_at, s.ends_at FROM schedule_items i JOIN sessions s "
         "ON s.event_id = i.event_id AND s.id = i.session_id "
         "WHERE i.attendee_pk = ? AND s.status != 'cancelled' AND s.type != 'matchmaking'",
         (participant["attendee_pk"],),
     ).fetchall()
-    ranges = [(start, start + length) for start, _ in meetings]
-    ranges += [(clock.parse_stamp(s), clock.parse_stamp(e)) for s, e in sessions]
-    return _overlapping(grid, ranges)
+    return _overlapping(grid, [(clock.parse_stamp(s), clock.parse_stamp(e)) for s, e in sessions])
+
+
+def free_slots(db: sqlite_utils.Database, grid: list[tuple[datetime, datetime]], participant: dict) -> set[int]:
+    """The slots a participant could meet in were they free of meetings: their availability
+    less their bookmarked sessions (what the organiser's plan places meetings into)."""
+    return _inside(grid, participant["availability"]) - bookmarked_slots(db, grid, participant)
 
 
 def _tables_used(

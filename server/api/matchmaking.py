@@ -3,10 +3,10 @@ the attendee's own profile and meetings (under /me)."""
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import Response, current_app, g, request
 from flask_restx import Namespace, Resource
 
-from server import matchmaking, meetings, suggestions
+from server import matchmaking, matchmaking_plan, meetings, suggestions
 from server.api.common import error_model, json_body, json_object, model
 from server.api.security import admin_or_attendee_required, admin_required, attendee_required
 from server.db_app import get_db
@@ -214,3 +214,76 @@ class MySuggestions(Resource):
     def get(self):
         """Partners to meet: whose offer meets what you seek and the reverse, across sectors and borders."""
         return suggestions.suggest(get_db(), g.attendee_pk, request.args)
+
+
+# --- the organiser's plan, export and figures; whether a meeting took place -------------------
+# (kept apart from the participant's routes above: server/matchmaking_plan.py is their domain)
+
+schedule_input = model(ns, "ScheduleRequest")
+schedule_report = model(ns, "ScheduleReport")
+stats_model = model(ns, "MatchmakingStats")
+held_input = model(mine, "MeetingHeldInput")
+held_model = model(mine, "MeetingHeld")
+
+
+@ns.route("/matchmaking/schedule")
+@ns.param("event", "Event slug, e.g. ecc2014")
+@ns.doc(security="bearer", responses=ADMIN)
+class MatchmakingSchedule(Resource):
+    @ns.expect(schedule_input)
+    @ns.response(200, "Planned and written: placed, not placed and why, the bound and the quality", schedule_report)
+    @ns.response(400, "The body does not have the expected shape", error)
+    @ns.response(404, "Unknown event, or matchmaking is not set up for it", error)
+    @ns.response(409, "Meetings changed while the plan was made; nothing written: plan again", error)
+    @admin_required
+    def post(self, event):
+        """Place all accepted meetings at once (most placed, then earlier); admin moves stay unless replan."""
+        body = json_body("ScheduleRequest") if request.content_length or request.is_json else {}
+        seconds = current_app.config["PLAN_SECONDS"]
+        return matchmaking_plan.schedule(get_db(), event, replan=body.get("replan", False), seconds=seconds)
+
+
+@ns.route("/matchmaking/plan.csv")
+@ns.param("event", "Event slug, e.g. ecc2014")
+@ns.doc(security="bearer", responses=ADMIN)
+class MatchmakingPlanCsv(Resource):
+    @ns.produces(["text/csv"])
+    @ns.response(200, "The placed meetings per table and time, both sides' name, organisation, cluster, country")
+    @ns.response(404, "Unknown event, or matchmaking is not set up for it", error)
+    @admin_required
+    def get(self, event):
+        """The plan per table as CSV, for the tables' sheets (cells safe to open in a spreadsheet)."""
+        body = matchmaking_plan.plan_csv(get_db(), event)
+        headers = {
+            "Content-Disposition": f'attachment; filename="{event}-matchmaking-plan.csv"',
+            "Cache-Control": "private, no-cache",
+        }
+        return Response(body, mimetype="text/csv", headers=headers)
+
+
+@ns.route("/matchmaking/stats")
+@ns.param("event", "Event slug, e.g. ecc2014")
+@ns.doc(security="bearer", responses=ADMIN)
+class MatchmakingStats(Resource):
+    @ns.response(200, "Requests by status, placed, held, participants, across sectors and borders", stats_model)
+    @ns.response(404, "Unknown event, or matchmaking is not set up for it", error)
+    @admin_required
+    def get(self, event):
+        """The matchmaking morning in figures."""
+        return matchmaking_plan.stats(get_db(), event)
+
+
+@mine.route("/meetings/<string:meeting_id>/held")
+@mine.param("meeting_id", "Meeting id, e.g. m-7k2m9q4x")
+@mine.doc(security="bearer", responses=ATTENDEE)
+class MyMeetingHeld(Resource):
+    @mine.expect(held_input)
+    @mine.response(200, "Recorded: what each side said", held_model)
+    @mine.response(400, "The body does not have the expected shape", my_error)
+    @mine.response(404, "No such meeting of yours, or you have no profile", my_error)
+    @mine.response(409, "Not a placed meeting, or its slot has not begun", my_error)
+    @attendee_required
+    def post(self, meeting_id):
+        """Say whether a meeting took place (either side, once its slot has begun)."""
+        held = json_body("MeetingHeldInput")["held"]
+        return matchmaking_plan.mark_held(get_db(), g.attendee_pk, meeting_id, held)
