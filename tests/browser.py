@@ -103,6 +103,15 @@ def clear_site_data(driver, base_url: str) -> None:
     driver.execute_cdp_cmd("Storage.clearDataForOrigin", {"origin": base_url, "storageTypes": "all"})
 
 
+def wait_for(driver, condition, timeout: float = 15, message: str = ""):
+    """Poll `condition(driver)` until it holds; an element the page redrew meanwhile is looked up again."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    waiting = WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
+    return waiting.until(lambda d: condition(d), message)
+
+
 def text_of(driver, css: str) -> str:
     """The visible text of every element matching `css`, joined."""
     from selenium.webdriver.common.by import By

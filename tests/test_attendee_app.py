@@ -15,7 +15,6 @@ import pytest
 import zxingcpp
 from PIL import Image
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser import (
     LiveServer,
@@ -27,6 +26,7 @@ from tests.browser import (
     loaded_image,
     overlapping_pair,
     text_of,
+    wait_for,
 )
 from tests.conftest import EVENT
 
@@ -63,10 +63,6 @@ class Person:
         return [
             item["session"]["id"] for item in call(live, "GET", "/api/v1/me/schedule", headers=self.headers)[1]["items"]
         ]
-
-
-def wait_for(driver, condition, timeout: float = 15, message: str = ""):
-    return WebDriverWait(driver, timeout).until(lambda d: condition(d), message)
 
 
 def signed_in(browser, live: LiveServer) -> Person:

@@ -7,8 +7,8 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from tests.browser import assert_accessible, call, clear_site_data, console_errors, text_of
-from tests.test_attendee_app import API, Person, wait_for
+from tests.browser import assert_accessible, call, clear_site_data, console_errors, text_of, wait_for
+from tests.test_attendee_app import API, Person
 
 EVENT = "ecc2014"
 

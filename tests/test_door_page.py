@@ -18,9 +18,18 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
-from tests.browser import LiveServer, assert_accessible, call, clear_site_data, console_errors, make_driver, text_of
+from tests.browser import (
+    LiveServer,
+    assert_accessible,
+    call,
+    clear_site_data,
+    console_errors,
+    make_driver,
+    text_of,
+    wait_for,
+)
 from tests.conftest import EVENT, flip_signature_character
 
 API = f"/api/v1/events/{EVENT}"
@@ -90,10 +99,6 @@ def server_scans(live: LiveServer, serial: str) -> list[dict]:
         return [dict(row) for row in rows]
     finally:
         connection.close()
-
-
-def wait_for(driver, condition, timeout: float = 15, message: str = ""):
-    return WebDriverWait(driver, timeout).until(lambda d: condition(d), message)
 
 
 def open_door(driver, live: LiveServer, token: str, query: str = "") -> None:

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.browser import LiveServer, assert_accessible, call, clear_site_data, console_errors, text_of
+from tests.browser import LiveServer, assert_accessible, call, clear_site_data, console_errors, text_of, wait_for
 from tests.conftest import EVENT
-from tests.test_attendee_app import Person, wait_for
+from tests.test_attendee_app import Person
 
 BEFORE_CLOSE = "2014-10-15T12:00:00+02:00"  # requests for meetings are still open
 
