@@ -102,16 +102,6 @@ def plan_inputs(db: sqlite_utils.Database, event: dict, settings: dict, *, repla
     return PlanInputs(grid, tables, rows, triples, free, fixed)
 
 
-def _party(row: dict) -> dict:
-    return {
-        "id": row["id"],
-        "organisation": row["organisation"],
-        "cluster": row["cluster"],
-        "country": row["country"],
-        "synthetic": bool(row["synthetic"]),
-    }
-
-
 def _write_plan(db: sqlite_utils.Database, inputs: PlanInputs, placements: dict[Hashable, tuple[int, str]]) -> int:
     """Give each accepted meeting its planned place (inside the caller's transaction); how many changed.
 
@@ -207,8 +197,8 @@ def schedule(db: sqlite_utils.Database, slug: str, *, replan: bool = False, seco
     unplaced = [
         {
             "id": by_pk[pk]["id"],
-            "requester": _party(people[by_pk[pk]["requester_pk"]]),
-            "partner": _party(people[by_pk[pk]["partner_pk"]]),
+            "requester": meetings.party_document(people[by_pk[pk]["requester_pk"]]),
+            "partner": meetings.party_document(people[by_pk[pk]["partner_pk"]]),
             "reason": reason,
         }
         for pk, reason in sorted(unplaced_reasons.items())

@@ -26,7 +26,8 @@ EXPIRY_REASON = "unanswered when requests closed"
 # --- reading -------------------------------------------------------------------------------
 
 
-def _party(row: dict) -> dict:
+def party_document(row: dict) -> dict:
+    """One side of a meeting as others see it: the public fields of their profile."""
     return {
         "id": row["id"],
         "organisation": row["organisation"],
@@ -68,8 +69,8 @@ def meeting_document(db: sqlite_utils.Database, event: dict, row: dict, settings
         "id": row["id"],
         "event": event["slug"],
         "status": row["status"],
-        "requester": _party(parties[row["requester_pk"]]),
-        "partner": _party(parties[row["partner_pk"]]),
+        "requester": party_document(parties[row["requester_pk"]]),
+        "partner": party_document(parties[row["partner_pk"]]),
         "message": row["message"],
         "start": start.astimezone(zone).isoformat() if placed else None,
         "end": (start + timedelta(minutes=settings["slot_minutes"])).astimezone(zone).isoformat() if placed else None,

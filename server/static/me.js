@@ -18,6 +18,13 @@ function signedOut() {
   );
 }
 
+/** "Cancelled" in words beside a struck-out title, as the programme shows it. */
+function cancelledFlag() {
+  const flags = element("p", undefined, "flags");
+  flags.append(element("strong", "Cancelled", "flag flag-cancelled"));
+  return flags;
+}
+
 function timeElement(iso) {
   const node = element("time", clockTime(iso));
   node.dateTime = iso;
@@ -38,11 +45,7 @@ function sessionEntry(item, rooms, titles) {
   link.append(cancelled ? element("del", session.title) : document.createTextNode(session.title));
   heading.append(link);
   what.append(heading);
-  if (cancelled) {
-    const flags = element("p", undefined, "flags");
-    flags.append(element("strong", "Cancelled", "flag flag-cancelled"));
-    what.append(flags);
-  }
+  if (cancelled) what.append(cancelledFlag());
   const meta = element("p", undefined, "meta");
   if (session.room) meta.append(element("span", rooms[session.room]?.name || session.room));
   if (item.seats_left !== null && item.seats_left !== undefined) {
@@ -73,11 +76,7 @@ function meetingEntry(meeting) {
   const heading = element("h3", undefined, "session-title");
   heading.append(cancelled ? element("del", meeting.title) : document.createTextNode(meeting.title));
   what.append(heading);
-  if (cancelled) {
-    const flags = element("p", undefined, "flags");
-    flags.append(element("strong", "Cancelled", "flag flag-cancelled"));
-    what.append(flags);
-  }
+  if (cancelled) what.append(cancelledFlag());
   const meta = element("p", undefined, "meta");
   meta.append(element("span", meeting.location, "meeting-table"));
   const link = element("a", "Matchmaking");
