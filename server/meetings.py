@@ -78,10 +78,15 @@ def meeting_document(db: sqlite_utils.Database, event: dict, row: dict, settings
         "room": room,
         "room_name": matchmaking._room_name(db, event["id"], room),
         "sequence": row["sequence"],
+        "held": {side: _said(row[f"held_{side}"]) for side in ("requester", "partner")},
         "log": log,
         "created_at": clock.parse_stamp(row["created_at"]).isoformat(),
         "updated_at": clock.parse_stamp(row["updated_at"]).isoformat(),
     }
+
+
+def _said(flag: int | None) -> bool | None:
+    return None if flag is None else bool(flag)
 
 
 def _row(db: sqlite_utils.Database, meeting_pk: int) -> dict:
