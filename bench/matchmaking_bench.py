@@ -17,6 +17,11 @@ own section of bench/RESULTS.md (bench/sections.py) and leaves the rest as it is
 
 Each is measured with the greedy alone and with CP-SAT as the server runs it; placed against
 the proved bound, and against the optimum where CP-SAT (or the bound) proves one.
+
+  * Suggestions for 2,000 participants: the demo's generator made to write 2,000 profiles,
+    then `GET /api/v1/me/matchmaking/suggestions` for 200 of them through the app in-process
+    (Flask's test client: no network), held to the same client reading the sector list, a
+    trivial public JSON read through the same stack (the bare limit of a request there).
 """
 
 from __future__ import annotations
@@ -99,6 +104,54 @@ def measure_large(seconds: float) -> dict:
             "accepted": len(meetings)}  # fmt: skip
 
 
+SUGGESTION_PEOPLE = 2000
+SUGGESTION_CALLS = 200
+
+
+def measure_suggestions() -> dict:
+    """p50/p99 of suggestions with 2,000 participants, and of a trivial read, in-process."""
+    import statistics
+
+    from server import attendees, create_app
+
+    folder = Path(tempfile.mkdtemp(prefix="mm-suggest-"))
+    original = matchmaking_demo.PARTICIPANTS
+    try:
+        db = database.connect(folder / "eventdesk.sqlite3")
+        database.init_db(db)
+        load_file(db, builtin_path())
+        matchmaking_demo.PARTICIPANTS = SUGGESTION_PEOPLE
+        matchmaking_demo.load_demo(db, "ecc2014", seconds=0.0)
+        pks = [row[0] for row in db.conn.execute("SELECT attendee_pk FROM participants ORDER BY pk LIMIT ?",
+                                                  (SUGGESTION_CALLS,))]  # fmt: skip
+        tokens = [attendees.rotate_api_token(db, pk) for pk in pks]
+        people = db.conn.execute("SELECT COUNT(*) FROM participants").fetchone()[0]
+        db.close()
+        client = create_app({"DATA_DIR": str(folder)}).test_client()
+
+        def timed(path: str, token: str | None = None) -> float:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            started = time.perf_counter()
+            answer = client.get(path, headers=headers)
+            took = time.perf_counter() - started
+            assert answer.status_code == 200, answer.get_data(as_text=True)
+            return took * 1000
+
+        for token in tokens[:10]:  # warm the worker's caches and connection
+            timed("/api/v1/me/matchmaking/suggestions", token)
+        suggest = sorted(timed("/api/v1/me/matchmaking/suggestions", token) for token in tokens)
+        bare = sorted(timed("/api/v1/events/ecc2014/matchmaking/sectors") for _ in tokens)
+    finally:
+        matchmaking_demo.PARTICIPANTS = original
+        shutil.rmtree(folder)
+
+    def p(samples: list[float], percent: int) -> float:
+        return samples[min(len(samples) - 1, round(percent / 100 * (len(samples) - 1)))]
+
+    return {"people": people, "p50": statistics.median(suggest), "p99": p(suggest, 99),
+            "bare_p50": statistics.median(bare), "bare_p99": p(bare, 99)}  # fmt: skip
+
+
 def row(name: str, how: str, result: dict) -> str:
     share = result["placed"] / result["bound"] if result["bound"] else 1.0
     optimum = f"{share:.2%}" if result["exact"] else "not proved"
@@ -114,6 +167,7 @@ def main() -> None:
     large_greedy = measure_large(0.0)
     large_server = measure_large(0.0 if matchmaking_plan.SOLVER_UP_TO < 10000 else SECONDS)
     large_cpsat = measure_large(SECONDS)
+    suggestions = measure_suggestions()
     lines = [
         "## Matchmaking: the organiser's plan",
         "",
@@ -140,6 +194,12 @@ def main() -> None:
             else "MISSED"
         )
         + f" ({large_server['placed'] / large_server['bound']:.2%} in {large_server['seconds']:.1f} s).",
+        "",
+        f"Suggestions with {suggestions['people']:,} participants (`GET /me/matchmaking/suggestions`, "
+        f"{SUGGESTION_CALLS} participants asking, in-process): p50 {suggestions['p50']:.1f} ms, "
+        f"p99 {suggestions['p99']:.1f} ms; a trivial read through the same stack (the sector list): "
+        f"p50 {suggestions['bare_p50']:.2f} ms, p99 {suggestions['bare_p99']:.2f} ms; "
+        f"ratio at p50 {suggestions['p50'] / suggestions['bare_p50']:.0f}x.",
     ]
     write_section("matchmaking_bench", "\n".join(lines))
     print("\n".join(lines))
