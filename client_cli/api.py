@@ -67,7 +67,7 @@ class Client:
         body = _json_or_empty(reply)
         message = body.get("message") or f"the server answered {reply.status}"
         if reply.status in (401, 403):
-            raise Refused(message)
+            raise Refused(message, reply.status, body)
         raise ServerError(message, reply.status, body)
 
     def get(self, path: str, **options) -> Reply:

@@ -7,8 +7,9 @@ through sqlite-utils, imported only when something is written.
 
 Tables: meta (schema, server, event, version, etag, synced_at, ...), event, days, rooms,
 tracks, speakers, sessions (+ sessions_fts over title, abstract and speaker names),
-my_schedule (as the server last answered), pending (my add/remove not yet sent) and refused
-(queued changes the server turned down, kept until the user acts on them).
+my_schedule (as the server last answered), meetings (GET /me/meetings as last answered),
+pending (changes not yet sent: `my add`/`my remove`, kind "schedule", and `meet …`, kind
+"meeting") and refused (queued changes the server turned down, kept until the user acts on them).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from client_cli import config
 from client_cli.errors import CliError, DamagedCache
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the queue keyed by (kind, target), for meetings as well as bookmarks
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _SESSION_ORDER = "ORDER BY s.start_utc, COALESCE(r.position, -1), s.end_utc, s.id"
 _SESSION_SELECT = "SELECT s.document FROM sessions s LEFT JOIN rooms r ON r.id = s.room"
@@ -67,6 +68,9 @@ class Cache:
             raise CacheMissing(str(path))
         cache = cls(path, _connect(path, create=False))
         meta = cache.meta()
+        if meta.get("schema") == "1":  # written before meetings: upgrade in place, queue kept
+            cache._create_tables()
+            meta = cache.meta()
         if meta.get("schema") != str(SCHEMA_VERSION):
             cache.close()
             raise DamagedCache(f"the cache {path} was written by another version of eventdesk")
@@ -128,15 +132,24 @@ class Cache:
             db["my_schedule"].create(
                 {"session_id": str, "added_at": str, "seats_left": int}, pk="session_id", if_not_exists=True
             )
-            db["pending"].create(
-                {"session_id": str, "action": str, "queued_at": str}, pk="session_id", if_not_exists=True
+            if db["meta"].exists() and self._schema_on_file() == "1":
+                _queue_by_kind(db)
+            db["meetings"].create(
+                {"id": str, "position": int, "status": str, "document": str}, pk="id", if_not_exists=True
             )
+            # target: a session id (kind "schedule"), a participant id (a meeting request) or a
+            # meeting id (accept, decline, cancel); body: what the request sends (JSON), if anything.
+            queue_columns = {"kind": str, "target": str, "action": str, "body": str}
+            db["pending"].create({**queue_columns, "queued_at": str}, pk=("kind", "target"), if_not_exists=True)
             db["refused"].create(
-                {"session_id": str, "action": str, "reason": str, "message": str, "at": str},
-                pk="session_id",
-                if_not_exists=True,
+                {**queue_columns, "reason": str, "message": str, "at": str}, pk=("kind", "target"), if_not_exists=True
             )
             db["meta"].insert({"key": "schema", "value": str(SCHEMA_VERSION)}, replace=True)
+        self._meta = None
+
+    def _schema_on_file(self) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        return row[0] if row else None
 
     def guard(self):
         """Turn SQLite's complaints about the file into a DamagedCache the user can act on."""
@@ -334,29 +347,35 @@ class Cache:
             rows = self.conn.execute("SELECT session_id, added_at, seats_left FROM my_schedule").fetchall()
         return {row[0]: {"added_at": row[1], "seats_left": row[2]} for row in rows}
 
-    def pending(self) -> list[dict]:
+    def pending(self, kind: str = "schedule") -> list[dict]:
+        """Queued changes of one kind, oldest first: {"session"} for bookmarks, {"target", "body"} for meetings."""
         with self.guard():
             rows = self.conn.execute(
-                "SELECT session_id, action, queued_at FROM pending ORDER BY queued_at, session_id"
+                "SELECT target, action, body, queued_at FROM pending WHERE kind = ? ORDER BY queued_at, rowid",
+                (kind,),
             ).fetchall()
-        return [{"session": row[0], "action": row[1], "queued_at": row[2]} for row in rows]
+        return [_queued(kind, target, {"action": action, "queued_at": at}, body) for target, action, body, at in rows]
 
-    def refused(self) -> list[dict]:
+    def refused(self, kind: str = "schedule") -> list[dict]:
         with self.guard():
             rows = self.conn.execute(
-                "SELECT session_id, action, reason, message, at FROM refused ORDER BY at, session_id"
+                "SELECT target, action, body, reason, message, at FROM refused WHERE kind = ? ORDER BY at, target",
+                (kind,),
             ).fetchall()
-        keys = ("session", "action", "reason", "message", "at")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        return [
+            _queued(kind, target, {"action": action, "reason": reason, "message": message, "at": at}, body)
+            for target, action, body, reason, message, at in rows
+        ]
 
-    def queue(self, session_id: str, action: str) -> None:
-        """Remember an add or remove to send on the next sync; the latest wish for a session wins."""
+    def queue(self, target: str, action: str, *, kind: str = "schedule", body: dict | None = None) -> None:
+        """Remember a change to send on the next sync; the latest wish for a target wins."""
         db = self.db
+        key = {"kind": kind, "target": target}
         with self.guard(), db.atomic():
-            db["refused"].delete_where("session_id = ?", [session_id])
-            db["pending"].insert(
-                {"session_id": session_id, "action": action, "queued_at": utc_now()}, pk="session_id", replace=True
-            )
+            db["refused"].delete_where("kind = ? AND target = ?", [kind, target])
+            db["pending"].delete_where("kind = ? AND target = ?", [kind, target])  # to the back of the queue
+            text = json.dumps(body, ensure_ascii=False) if body is not None else None
+            db["pending"].insert({**key, "action": action, "body": text, "queued_at": utc_now()})
 
     def mark_mine(self, session_id: str, present: bool) -> None:
         """Record locally a change the server accepted, when its schedule could not be fetched after."""
@@ -368,17 +387,54 @@ class Cache:
             else:
                 self.db["my_schedule"].delete_where("session_id = ?", [session_id])
 
-    def forget_refusal(self, session_id: str) -> None:
+    def forget_refusal(self, target: str, kind: str = "schedule") -> bool:
+        """Dismiss a refusal; whether there was one."""
         with self.guard():
-            self.db["refused"].delete_where("session_id = ?", [session_id])
+            gone = self.conn.execute("DELETE FROM refused WHERE kind = ? AND target = ?", (kind, target)).rowcount
+        return gone > 0
 
-    def settle(self, session_id: str, refusal: dict | None = None) -> None:
+    def settle(self, target: str, refusal: dict | None = None, *, kind: str = "schedule") -> None:
         """A queued change was sent: drop it, and keep the server's refusal if there was one."""
         db = self.db
         with self.guard(), db.atomic():
-            db["pending"].delete_where("session_id = ?", [session_id])
+            row = self.conn.execute(
+                "SELECT action, body FROM pending WHERE kind = ? AND target = ?", (kind, target)
+            ).fetchone()
+            db["pending"].delete_where("kind = ? AND target = ?", [kind, target])
             if refusal is not None:
-                db["refused"].insert({"session_id": session_id, **refusal, "at": utc_now()}, replace=True)
+                kept = {"kind": kind, "target": target, "body": row[1] if row else None, "action": refusal["action"]}
+                db["refused"].insert(
+                    {**kept, "reason": refusal["reason"], "message": refusal["message"], "at": utc_now()},
+                    pk=("kind", "target"),
+                    replace=True,
+                )
+
+    # --- my meetings ---------------------------------------------------------------------
+
+    def replace_meetings(self, meetings: list[dict], participant_id: str) -> None:
+        """Store GET /me/meetings (in the server's order) and who I am in them; "": no profile."""
+        db = self.db
+        rows = [
+            {"id": m["id"], "position": n, "status": m["status"], "document": json.dumps(m, ensure_ascii=False)}
+            for n, m in enumerate(meetings)
+        ]
+        with self.guard(), db.atomic():
+            db.execute("DELETE FROM meetings")
+            if rows:
+                db["meetings"].insert_all(rows)
+        self.set_meta(participant_id=participant_id, meetings_synced_at=utc_now())
+
+    def store_meeting(self, meeting: dict) -> None:
+        """One meeting as the server just answered it (a request made, or an answer given)."""
+        with self.guard():
+            found = self.conn.execute("SELECT position FROM meetings WHERE id = ?", (meeting["id"],)).fetchone()
+            if found is None:
+                found = self.conn.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM meetings").fetchone()
+            row = {"id": meeting["id"], "position": found[0], "status": meeting["status"]}
+            self.db["meetings"].upsert({**row, "document": json.dumps(meeting, ensure_ascii=False)}, pk="id")
+
+    def meetings(self) -> list[dict]:
+        return self._documents("SELECT document FROM meetings ORDER BY position")
 
     def my_session_ids(self) -> list[str]:
         """My schedule as it will be once the queue is sent: the server's, minus removals, plus adds."""
@@ -389,6 +445,27 @@ class Cache:
             else:
                 mine.discard(change["session"])
         return sorted(mine)
+
+
+def _queued(kind: str, target: str, fields: dict, body: str | None) -> dict:
+    """A queue row as the commands see it: bookmarks keep their old shape ({"session", ...})."""
+    if kind == "schedule":
+        return {"session": target, **fields}
+    return {"target": target, **fields, "body": json.loads(body) if body else None}
+
+
+def _queue_by_kind(db) -> None:
+    """Migration 1 → 2: pending and refused keyed by (kind, target), their bookmarks kept (inside a transaction)."""
+    for table, columns in (("pending", "action, queued_at"), ("refused", "action, reason, message, at")):
+        db.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
+        db.execute(
+            f"CREATE TABLE {table} (kind TEXT, target TEXT, action TEXT, body TEXT, "
+            + ", ".join(f"{column} TEXT" for column in columns.split(", ")[1:])  # after action
+            + ", PRIMARY KEY (kind, target))"
+        )
+        copy = f"INSERT INTO {table} (kind, target, {columns}) SELECT 'schedule', session_id, {columns} FROM {table}_v1"  # noqa: S608 - fixed names
+        db.execute(copy)
+        db.execute(f"DROP TABLE {table}_v1")
 
 
 def _row(kind: str, document: dict) -> dict:

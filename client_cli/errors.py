@@ -36,6 +36,11 @@ class Refused(CliError):
 
     exit_code = REFUSED
 
+    def __init__(self, message: str, status: int = 401, body: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.body = body or {}
+
 
 class ServerError(CliError):
     """The server answered with an error other than auth; the message is the server's."""

@@ -272,6 +272,17 @@ def sync_lines(report, zone: tzinfo, rooms: dict[str, dict]) -> list[str]:
             lines.append("  (kept in `eventdesk my`; dismiss with `eventdesk my remove ID`)")
         if schedule.waiting:
             lines.append(f"{schedule.waiting} schedule change(s) still queued for the next sync")
+    meetings = report.meetings
+    if meetings is not None:
+        if meetings.sent:
+            said = ", ".join(f"{item['action']} {item['target']}" for item in meetings.sent)
+            lines.append(f"Sent {len(meetings.sent)} queued meeting change(s): {said}")
+        for item in meetings.refused:
+            lines.append(f"Refused by the server: {item['action']} {item['target']}: {item['message']}")
+        if meetings.refused:
+            lines.append("  (kept in `eventdesk meetings`; dismiss with `eventdesk meet dismiss ID`)")
+        if meetings.waiting:
+            lines.append(f"{meetings.waiting} meeting change(s) still queued for the next sync")
     return lines
 
 
@@ -309,4 +320,34 @@ def schedule_lines(document: dict, zone: tzinfo, rooms: dict[str, dict], days: l
         lines.append("Refused by the server at a sync (try `my add ID` again, or dismiss with `my remove ID`):")
         for item in document["refused"]:
             lines.append(f"  {item['action']} {item['session']}: {item['message']}")
+    return lines
+
+
+def meeting_lines(
+    meetings: list[dict], me: str | None, zone: tzinfo, queued: list[dict], refused: list[dict]
+) -> list[str]:
+    """`eventdesk meetings`: status, time, table and partner of each, then the queue and any refusals."""
+    from client_cli.meetings import describe_party, other_side
+
+    lines = []
+    if not meetings:
+        lines.append("No meetings yet; ask for one with `eventdesk meet request PARTICIPANT_ID`.")
+    else:
+        rows = []
+        for meeting in meetings:
+            when = "-"
+            if meeting.get("start"):
+                when = f"{local(meeting['start'], zone):%a %-d %b} {time_range(meeting, zone)}"
+            place = meeting.get("table") or "-"
+            asked_me = bool(me) and meeting["partner"]["id"] == me
+            hint = "  [asks you: accept or decline]" if asked_me and meeting["status"] == "requested" else ""
+            rows.append([meeting["status"], when, place, meeting["id"], describe_party(other_side(meeting, me)) + hint])
+        lines += table(["STATUS", "WHEN", "TABLE", "ID", "WITH"], rows)
+        lines.append(f"Times in {zone_label(zone)}.")
+    if queued:
+        lines.append("Queued for the next sync: " + ", ".join(f"{c['action']} {c['target']}" for c in queued))
+    if refused:
+        lines.append("Refused by the server at a sync (try again, or dismiss with `eventdesk meet dismiss ID`):")
+        for item in refused:
+            lines.append(f"  {item['action']} {item['target']}: {item['message']}")
     return lines

@@ -4,7 +4,8 @@ The programme: a conditional HEAD of /programme (If-None-Match: 304 means nothin
 else the deltas from /changes?since=<cached version>, else (first sync, or 410 because the
 server's change log no longer reaches back that far) the whole /programme. Then, with a token,
 the queued `my add`/`my remove` are sent (a refusal such as a full session is kept and
-reported, never dropped) and /me/schedule is fetched. Network trouble leaves the cache as it
+reported, never dropped) and /me/schedule is fetched; likewise the queued `meet …` changes
+are sent and /me/meetings fetched (client_cli/meetings.py). Network trouble leaves the cache as it
 was, with a note; only when nothing is cached at all is that an error (exit 3).
 """
 
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from client_cli import api
+from client_cli import api, meetings
 from client_cli.cache import Cache, CacheMissing, cache_path, utc_now
 from client_cli.config import Settings
 from client_cli.errors import DamagedCache, NoCache, Offline, ServerError
@@ -83,6 +84,7 @@ class SyncReport:
     sessions: list[SessionChange] = field(default_factory=list)
     others: dict[str, Counter] = field(default_factory=dict)  # kind -> {"changed": n, "removed": n}
     schedule: ScheduleSync | None = None
+    meetings: meetings.MeetingSync | None = None
     notes: list[str] = field(default_factory=list)
     gone: bool = False  # the server answered 410 to the delta request
     session_count: int = 0
@@ -90,6 +92,11 @@ class SyncReport:
     wire_bytes: int = 0
     seconds: float = 0.0
     cache: Cache | None = field(default=None, repr=False)  # the updated cache, open
+
+    def sync_notes(self) -> list[str]:
+        """The notes to print on stderr: the sync's own, then the schedule's and the meetings'."""
+        parts = (self.schedule, self.meetings)
+        return self.notes + [part.note for part in parts if part is not None and part.note]
 
     def summary(self) -> str:
         """What changed, in words: "2 sessions moved, 1 cancelled, 1 new"."""
@@ -124,6 +131,7 @@ class SyncReport:
             "changes": [change.to_json() for change in self.sessions],
             "others": {kind: dict(whats) for kind, whats in self.others.items()},
             "schedule": self.schedule.to_json() if self.schedule else None,
+            "meetings": self.meetings.to_json() if self.meetings else None,
             "notes": self.notes,
             "requests": self.requests,
             "bytes": self.wire_bytes,
@@ -171,9 +179,12 @@ def sync(
             report.mode, report.version = "offline", cache.version
             report.notes.append(f"{problem.message}; the cache is as it was")
             report.schedule = ScheduleSync(waiting=len(cache.pending()))
+            report.meetings = meetings.MeetingSync(waiting=len(cache.pending(meetings.KIND)))
         else:
             cache.set_meta(synced_at=utc_now(), server=settings.server, event=settings.event)
             report.schedule = _sync_schedule(cache, client, settings)
+            recheck = full or report.mode != "unchanged" or not report.schedule.unchanged
+            report.meetings = meetings.sync_meetings(cache, client, settings, recheck=recheck)
         mine = mine_before | set(cache.my_session_ids())
         for change in report.sessions:
             change.in_my_schedule = change.session["id"] in mine
