@@ -81,16 +81,20 @@ def _matched(query: list[str], text: str) -> list[str]:
     return words[:_REASON_WORDS]
 
 
-def _relevance(db: sqlite_utils.Database, column: str, words: list[str], event_id: int) -> dict[int, float]:
-    """bm25 of each participant's `column` against the words (any of them), higher is better."""
+def _relevance(db: sqlite_utils.Database, column: str, words: list[str]) -> dict[int, float]:
+    """bm25 of each participant's `column` against the words (any of them), higher is better;
+    every event's participants (the caller picks its own)."""
     if not words:
         return {}
     weights = ", ".join("1.0" if name == column else "0.0" for name in ("organisation", "cluster", "offer", "seek"))
     query = f"{column} : (" + " OR ".join(f'"{word}"*' for word in words[:_QUERY_WORDS]) + ")"
+    # The match alone: the caller keeps only its event's candidates. Asked in SQL (joined to
+    # participants, or `rowid IN (...)`), SQLite ran the whole MATCH once per participant:
+    # 2 s a query with 2,000 of them, against 5 ms (bench/matchmaking_bench.py).
     rows = db.conn.execute(
-        f"SELECT f.rowid, -bm25(participants_fts, {weights}) FROM participants_fts f "  # noqa: S608 - fixed text
-        "JOIN participants p ON p.pk = f.rowid WHERE participants_fts MATCH ? AND p.event_id = ?",
-        (query, event_id),
+        f"SELECT rowid, -bm25(participants_fts, {weights}) FROM participants_fts "  # noqa: S608 - fixed text
+        "WHERE participants_fts MATCH ?",
+        (query,),
     ).fetchall()
     return {pk: max(score, 0.0) for pk, score in rows}
 
@@ -124,8 +128,8 @@ def suggest(db: sqlite_utils.Database, attendee_pk: int, args: dict[str, str]) -
         ).fetchall()
     ]
     my_seek, my_offer = stems(me["seek"]), stems(me["offer"])
-    they_offer = _relevance(db, "offer", my_seek, event["id"])
-    they_seek = _relevance(db, "seek", my_offer, event["id"])
+    they_offer = _relevance(db, "offer", my_seek)
+    they_seek = _relevance(db, "seek", my_offer)
     best_offer = max((they_offer.get(c["pk"], 0.0) for c in candidates), default=0.0) or 1.0
     best_seek = max((they_seek.get(c["pk"], 0.0) for c in candidates), default=0.0) or 1.0
     grid = matchmaking.slots(settings)
