@@ -9,7 +9,7 @@ in the cache and shown by `eventdesk meetings` until asked again or dismissed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from urllib.parse import quote
 
 from client_cli import api
@@ -32,13 +32,7 @@ class MeetingSync:
     note: str | None = None
 
     def to_json(self) -> dict:
-        return {
-            "sent": self.sent,
-            "refused": self.refused,
-            "waiting": self.waiting,
-            "fetched": self.fetched,
-            "note": self.note,
-        }
+        return asdict(self)
 
 
 def send(client: api.Client, action: str, target: str, body: dict | None) -> dict:

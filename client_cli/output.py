@@ -261,28 +261,32 @@ def sync_lines(report, zone: tzinfo, rooms: dict[str, dict]) -> list[str]:
         if mine:
             said = "; ".join(f"{c.session['title']} ({', '.join(c.kinds)})" for c in mine)
             lines.append(f"In your schedule: {said}")
-    schedule = report.schedule
-    if schedule is not None:
-        if schedule.sent:
-            said = ", ".join(f"{item['action']} {item['session']}" for item in schedule.sent)
-            lines.append(f"Sent {len(schedule.sent)} queued schedule change(s): {said}")
-        for item in schedule.refused:
-            lines.append(f"Refused by the server: {item['action']} {item['session']}: {item['message']}")
-        if schedule.refused:
-            lines.append("  (kept in `eventdesk my`; dismiss with `eventdesk my remove ID`)")
-        if schedule.waiting:
-            lines.append(f"{schedule.waiting} schedule change(s) still queued for the next sync")
-    meetings = report.meetings
-    if meetings is not None:
-        if meetings.sent:
-            said = ", ".join(f"{item['action']} {item['target']}" for item in meetings.sent)
-            lines.append(f"Sent {len(meetings.sent)} queued meeting change(s): {said}")
-        for item in meetings.refused:
-            lines.append(f"Refused by the server: {item['action']} {item['target']}: {item['message']}")
-        if meetings.refused:
-            lines.append("  (kept in `eventdesk meetings`; dismiss with `eventdesk meet dismiss ID`)")
-        if meetings.waiting:
-            lines.append(f"{meetings.waiting} meeting change(s) still queued for the next sync")
+    for result, noun, key, kept in (
+        (report.schedule, "schedule", "session", "kept in `eventdesk my`; dismiss with `eventdesk my remove ID`"),
+        (
+            report.meetings,
+            "meeting",
+            "target",
+            "kept in `eventdesk meetings`; dismiss with `eventdesk meet dismiss ID`",
+        ),
+    ):
+        if result is not None:
+            lines += _queue_lines(result, noun, key, kept)
+    return lines
+
+
+def _queue_lines(result, noun: str, key: str, kept: str) -> list[str]:
+    """What a sync did with the changes queued offline: sent, refused (and where they stay), waiting."""
+    lines = []
+    if result.sent:
+        said = ", ".join(f"{item['action']} {item[key]}" for item in result.sent)
+        lines.append(f"Sent {len(result.sent)} queued {noun} change(s): {said}")
+    for item in result.refused:
+        lines.append(f"Refused by the server: {item['action']} {item[key]}: {item['message']}")
+    if result.refused:
+        lines.append(f"  ({kept})")
+    if result.waiting:
+        lines.append(f"{result.waiting} {noun} change(s) still queued for the next sync")
     return lines
 
 

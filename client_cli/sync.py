@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from urllib.parse import quote
 
 from client_cli import api, meetings
@@ -64,14 +64,7 @@ class ScheduleSync:
     note: str | None = None
 
     def to_json(self) -> dict:
-        return {
-            "sent": self.sent,
-            "refused": self.refused,
-            "waiting": self.waiting,
-            "fetched": self.fetched,
-            "unchanged": self.unchanged,
-            "note": self.note,
-        }
+        return asdict(self)
 
 
 @dataclass
