@@ -15,20 +15,29 @@ import sqlite_utils
 
 from server import clock
 
+# An attendee's meetings (either side) with the partner's row and the set-up (parameter: the
+# attendee's pk). Written so each step is an index lookup: the participant by (event, attendee),
+# the meetings by requester or partner. Every schedule and feed read, 304s included, asks this;
+# `me.pk IN (m.requester_pk, m.partner_pk)` read every meeting of every event instead.
+_MINE = """
+FROM participants me
+JOIN meetings m ON (m.requester_pk = me.pk OR m.partner_pk = me.pk)
+JOIN participants other ON other.pk = CASE WHEN m.requester_pk = me.pk THEN m.partner_pk ELSE m.requester_pk END
+JOIN matchmaking_settings s ON s.event_id = m.event_id
+"""
+_ME = "me.event_id = (SELECT event_id FROM attendees WHERE pk = ?1) AND me.attendee_pk = ?1"
+
 # The meetings of an attendee (as either side) that have a place, with their partner's row.
-_PLACED = """
+_PLACED = f"""
 SELECT m.id, m.status, m.slot_start, m.table_name, m.sequence, m.message, m.updated_at,
        m.requester_pk = me.pk AS i_asked,
        other.id AS partner_id, other.organisation, other.cluster, other.country, other.synthetic,
        other.updated_at AS partner_updated_at,
        s.slot_minutes, s.room_id, r.name AS room_name, e.timezone
-FROM participants me
-JOIN meetings m ON me.pk IN (m.requester_pk, m.partner_pk)
-JOIN participants other ON other.pk = CASE WHEN m.requester_pk = me.pk THEN m.partner_pk ELSE m.requester_pk END
-JOIN matchmaking_settings s ON s.event_id = m.event_id
+{_MINE}
 JOIN events e ON e.id = m.event_id
 LEFT JOIN rooms r ON r.event_id = m.event_id AND r.id = s.room_id
-WHERE me.attendee_pk = ? AND m.slot_start IS NOT NULL AND m.status IN ('accepted', 'cancelled')
+WHERE {_ME} AND m.slot_start IS NOT NULL AND m.status IN ('accepted', 'cancelled')
 ORDER BY m.slot_start, m.id
 """
 
@@ -50,12 +59,7 @@ def fingerprint(db: sqlite_utils.Database, attendee_pk: int) -> tuple:
         tuple(row)
         for row in db.conn.execute(
             "SELECT m.id, m.status, m.slot_start, m.table_name, m.sequence, m.updated_at, other.updated_at, "
-            "s.updated_at FROM participants me "
-            "JOIN meetings m ON me.pk IN (m.requester_pk, m.partner_pk) "
-            "JOIN participants other ON other.pk = "
-            "CASE WHEN m.requester_pk = me.pk THEN m.partner_pk ELSE m.requester_pk END "
-            "JOIN matchmaking_settings s ON s.event_id = m.event_id "
-            "WHERE me.attendee_pk = ? AND m.slot_start IS NOT NULL ORDER BY m.id",
+            f"s.updated_at {_MINE} WHERE {_ME} AND m.slot_start IS NOT NULL ORDER BY m.id",
             (attendee_pk,),
         ).fetchall()
     )
