@@ -401,3 +401,9 @@ def sessions_by_ids(db: sqlite_utils.Database, event: dict, ids: list[str]) -> l
         (event["id"], json.dumps(ids)),
     )
     return _session_documents(db, event, rows, all_sessions=False)
+
+
+def session_numbers(db: sqlite_utils.Database, event: dict) -> dict[str, int]:
+    """Each session's row number by id: the integer id the frab format still requires."""
+    rows = db.conn.execute("SELECT id, pk FROM sessions WHERE event_id = ?", (event["id"],))
+    return dict(rows.fetchall())
