@@ -88,6 +88,13 @@ def _resolve_type(cache, value: str) -> str:
     raise CliError(f"no sessions of type {value!r}; the types are {', '.join(types)}")
 
 
+def _at_option(function):
+    """--at, which `now` and `next` take (read by `_now`)."""
+    return click.option(
+        "--at", metavar="DATETIME", help="Pretend it is this time (e.g. 2014-10-20T14:30; else EVENTDESK_NOW)."
+    )(function)
+
+
 def _now(at: str | None, zone) -> datetime:
     """--at, else EVENTDESK_NOW (as the server reads it), else the clock; naive times are in `zone`."""
     text = at or os.environ.get("EVENTDESK_NOW")
@@ -102,7 +109,7 @@ def _now(at: str | None, zone) -> datetime:
 
 
 @click.command("now")
-@click.option("--at", metavar="DATETIME", help="Pretend it is this time (e.g. 2014-10-20T14:30; else EVENTDESK_NOW).")
+@_at_option
 @read_options
 @click.pass_obj
 def now_command(obj: Context, at: str | None, as_json: bool, tz: str | None) -> None:
@@ -132,7 +139,7 @@ def now_command(obj: Context, at: str | None, as_json: bool, tz: str | None) -> 
 
 
 @click.command("next")
-@click.option("--at", metavar="DATETIME", help="Pretend it is this time (e.g. 2014-10-20T14:30; else EVENTDESK_NOW).")
+@_at_option
 @read_options
 @click.pass_obj
 def next_command(obj: Context, at: str | None, as_json: bool, tz: str | None) -> None:
