@@ -1,5 +1,6 @@
 // What this browser keeps for one event: the attendee's token, the last data it got from the
-// API (with when it got it), and the bookmarks made offline, waiting to be sent.
+// API (with when it got it), and the changes made offline (bookmarks, matchmaking), waiting to
+// be sent.
 // Offline is a cache with a clock: every page says how old what it shows is.
 
 export const slug = location.pathname.split("/")[2];
@@ -111,51 +112,6 @@ export async function personal(name, path) {
   return kept ? { data: kept.data, previous: kept.data, at: kept.at, stale: true } : null;
 }
 
-// --- bookmarks made offline ---------------------------------------------------------------
-
-export const queued = () => load("queue", []);
-export const refused = () => load("refused", []);
-
-/** Keep a bookmark change to send later; a later change to the same session replaces it. */
-export function enqueue(sessionId, add, title) {
-  const queue = queued().filter((item) => item.session !== sessionId);
-  queue.push({ session: sessionId, add, title, at: Date.now() });
-  save("queue", queue);
-}
-
-export function dismissRefused(sessionId) {
-  save("refused", refused().filter((item) => item.session !== sessionId));
-}
-
-/**
- * Send what was queued, in order, stopping at the first network failure. A refusal (a full
- * or cancelled session) moves to the `refused` list, shown until dismissed: never dropped.
- * Resolves to {sent, refused} counts.
- */
-export async function sendQueued() {
-  let sent = 0;
-  let refusedNow = 0;
-  for (const item of queued()) {
-    let answer;
-    try {
-      answer = await api(item.add ? "PUT" : "DELETE", `/api/v1/me/schedule/${encodeURIComponent(item.session)}`);
-    } catch (problem) {
-      if (problem instanceof Offline) break;
-      throw problem;
-    }
-    if (answer.status === 401) break; // signed out: keep the queue for the next sign-in
-    save("queue", queued().filter((other) => !(other.session === item.session && other.at === item.at)));
-    if (answer.status >= 400) {
-      const message = answer.body?.message || `the server answered ${answer.status}`;
-      save("refused", [...refused().filter((other) => other.session !== item.session), { ...item, message }]);
-      refusedNow += 1;
-    } else {
-      sent += 1;
-    }
-  }
-  return { sent, refused: refusedNow };
-}
-
 // --- what changed in my schedule ------------------------------------------------------------
 
 export const notices = () => load("notices", []);
@@ -168,46 +124,83 @@ export function dismissNotice(index) {
   save("notices", kept);
 }
 
-// --- other changes made offline (matchmaking: profile, requests, answers) ----------------------
-
-export const queuedActions = () => load("actions", []);
-export const refusedActions = () => load("refused-actions", []);
-
-/** Keep an API write ({method, path, body, label}) to send later, in order; a later one with
- * the same method and path replaces it (a profile saved twice offline is sent once). */
-export function enqueueAction(action) {
-  const kept = queuedActions().filter((item) => !(item.method === action.method && item.path === action.path));
-  save("actions", [...kept, { ...action, at: Date.now() }]);
-}
-
-export function dismissRefusedAction(at) {
-  save("refused-actions", refusedActions().filter((item) => item.at !== at));
-}
+// --- changes made offline, sent later --------------------------------------------------------
 
 /**
- * Send the queued writes in order, stopping at the first network failure; one the server
- * refuses moves to `refused-actions`, shown until dismissed. Resolves to {sent, refused}.
+ * A list of writes made offline, kept under `name` and sent in order when the network is back.
+ * `key(item)`: a later change with the same key replaces the queued one; `request(item)`: the
+ * [method, path, options] of `api` that sends it. One the server refuses moves to the
+ * `refusedName` list, shown until dismissed (by `refusalKey`), never dropped.
  */
-export async function sendQueuedActions() {
-  let sent = 0;
-  let refusedNow = 0;
-  for (const item of queuedActions()) {
-    let answer;
-    try {
-      answer = await api(item.method, item.path, { body: item.body });
-    } catch (problem) {
-      if (problem instanceof Offline) break;
-      throw problem;
-    }
-    if (answer.status === 401) break;
-    save("actions", queuedActions().filter((other) => other.at !== item.at));
-    if (answer.status >= 400) {
-      const message = answer.body?.message || `the server answered ${answer.status}`;
-      save("refused-actions", [...refusedActions(), { ...item, message }]);
-      refusedNow += 1;
-    } else {
-      sent += 1;
-    }
-  }
-  return { sent, refused: refusedNow };
+function offlineQueue({ name, refusedName, key, refusalKey = key, request }) {
+  const queued = () => load(name, []);
+  const refused = () => load(refusedName, []);
+  return {
+    queued,
+    refused,
+    add(item) {
+      save(name, [...queued().filter((other) => key(other) !== key(item)), { ...item, at: Date.now() }]);
+    },
+    dismiss(id) {
+      save(refusedName, refused().filter((item) => refusalKey(item) !== id));
+    },
+    /** Send in order, stopping at the first network failure or a 401 (signed out: kept for the
+     * next sign-in). Resolves to {sent, refused} counts. */
+    async send() {
+      let sent = 0;
+      let refusedNow = 0;
+      for (const item of queued()) {
+        let answer;
+        try {
+          answer = await api(...request(item));
+        } catch (problem) {
+          if (problem instanceof Offline) break;
+          throw problem;
+        }
+        if (answer.status === 401) break;
+        save(name, queued().filter((other) => !(key(other) === key(item) && other.at === item.at)));
+        if (answer.status >= 400) {
+          const message = answer.body?.message || `the server answered ${answer.status}`;
+          const others = refused().filter((other) => refusalKey(other) !== refusalKey(item));
+          save(refusedName, [...others, { ...item, message }]);
+          refusedNow += 1;
+        } else {
+          sent += 1;
+        }
+      }
+      return { sent, refused: refusedNow };
+    },
+  };
 }
+
+// Bookmarks: {session, add, title, at}; a refusal (a full or cancelled session) is kept per session.
+const bookmarks = offlineQueue({
+  name: "queue",
+  refusedName: "refused",
+  key: (item) => item.session,
+  request: (item) => [item.add ? "PUT" : "DELETE", `/api/v1/me/schedule/${encodeURIComponent(item.session)}`],
+});
+
+export const queued = bookmarks.queued;
+export const refused = bookmarks.refused;
+/** Keep a bookmark change to send later; a later change to the same session replaces it. */
+export const enqueue = (sessionId, add, title) => bookmarks.add({ session: sessionId, add, title });
+export const dismissRefused = bookmarks.dismiss;
+export const sendQueued = bookmarks.send;
+
+// Other writes (matchmaking: profile, requests, answers): {method, path, body, label, at}; a
+// profile saved twice offline is sent once; each refusal is kept apart, dismissed by its `at`.
+const actions = offlineQueue({
+  name: "actions",
+  refusedName: "refused-actions",
+  key: (item) => `${item.method} ${item.path}`,
+  refusalKey: (item) => item.at,
+  request: (item) => [item.method, item.path, { body: item.body }],
+});
+
+export const queuedActions = actions.queued;
+export const refusedActions = actions.refused;
+/** Keep an API write ({method, path, body, label}) to send later, in order. */
+export const enqueueAction = actions.add;
+export const dismissRefusedAction = actions.dismiss;
+export const sendQueuedActions = actions.send;
