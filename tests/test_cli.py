@@ -747,3 +747,18 @@ def test_config_file_settings_are_used_by_sync(server, tmp_path):
     assert synced.exit_code == 0 and synced.stdout.startswith(
         f"{EVENT}: 44 sessions cached (version 1) from {server.url}"
     )
+
+
+def test_the_cli_starts_without_loading_the_server_or_its_libraries():
+    """`eventdesk` runs on laptops without the server's stack, and starts fast because of it."""
+    loaded = subprocess.run(
+        [str(BIN / "python"), "-c", "import sys, client_cli.cli; print(' '.join(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+
+    server_side = {"flask", "flask_restx", "sqlite_utils", "werkzeug", "jinja2", "icalendar", "qrcode"}
+    assert [name for name in loaded if name.split(".")[0] in server_side] == []
+    # The rules both sides share are pure modules of the server package (ticketcode, clock, ...).
+    assert "server.ticketcode" in loaded
