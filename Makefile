@@ -55,6 +55,7 @@ bench: $(BIN)/.installed-test
 	$(BIN)/python bench/pages_bench.py
 	$(BIN)/python bench/door_page_bench.py
 	$(BIN)/python bench/matchmaking_bench.py
+	$(BIN)/python bench/backup_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
