@@ -22,11 +22,16 @@ $(BIN)/.installed-run: setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+SERVE = $(BIN)/gunicorn --config python:server.gunicorn_conf "server:create_app()"
+# With EVENTDESK_REPLICA set (a directory, or s3://bucket/path in production), Litestream replicates
+# the database continuously and runs gunicorn as its child, so both stop together (README, Backups).
+REPLICATE = $(BIN)/litestream replicate -config "$$($(BIN)/eventdesk-server replica-config)"
+
 run: $(BIN)/.installed-run
 	$(BIN)/eventdesk-server init-db
 	$(BIN)/eventdesk-server load-programme --builtin --if-absent
 	@echo "Serving on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/v1/docs)"
-	$(BIN)/gunicorn --config python:server.gunicorn_conf "server:create_app()"
+	$(if $(EVENTDESK_REPLICA),$(REPLICATE) -exec '$(SERVE)',$(SERVE))
 
 # Browser tests (Swagger UI, the pages) drive Debian's chromium through chromedriver; both installed if missing.
 test: $(BIN)/.installed-test
@@ -50,6 +55,7 @@ bench: $(BIN)/.installed-test
 	$(BIN)/python bench/pages_bench.py
 	$(BIN)/python bench/door_page_bench.py
 	$(BIN)/python bench/matchmaking_bench.py
+	$(BIN)/python bench/backup_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

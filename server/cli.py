@@ -442,6 +442,96 @@ def generate_attendees_command(count: int, seed: int, output) -> None:
     output.write(synthetic.attendees_csv(count=count, seed=seed))
 
 
+# --- backups (server/backups.py) --------------------------------------------------------------
+
+
+@commands.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(file: Path) -> None:
+    """Write a consistent copy of the database to FILE while the server keeps running.
+
+    SQLite's online backup: the copy is the database as of one moment, every write
+    acknowledged before it included; it is checked (PRAGMA integrity_check) and renamed into
+    place only when whole. FILE is one self-contained SQLite file, readable by the owner only.
+
+    \b
+    Example:
+      eventdesk-server backup /srv/backups/eventdesk-$(date +%F-%H%M).sqlite3
+    """
+    from server import backups
+
+    copy = backups.backup(current_app.config["DATABASE"], file)
+    click.echo(f"backed up to {copy.path} ({copy.bytes:,} bytes, schema version {copy.schema_version}) "
+               f"in {copy.seconds:.2f} s")  # fmt: skip
+
+
+@commands.command("restore")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--from-replica",
+    "replica",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[URL]",
+    help="Rebuild from the Litestream replica at URL (a directory or s3://...), default EVENTDESK_REPLICA.",
+)
+@with_appcontext
+def restore_command(file: Path | None, replica: str | None) -> None:
+    """Put a backup FILE (or the Litestream replica) back as the database. Stop the server first.
+
+    A file that is not an Eventdesk database, fails PRAGMA integrity_check or comes from a
+    newer Eventdesk is refused, and so is a database still open in another process (a running
+    server or Litestream); then nothing changes. Otherwise the backup replaces the database in
+    one atomic rename, and the old -wal and -shm files (and Litestream's local state) go.
+
+    \b
+    Examples:
+      eventdesk-server restore /srv/backups/eventdesk-2014-10-20-0800.sqlite3
+      EVENTDESK_REPLICA=s3://bucket/eventdesk eventdesk-server restore --from-replica
+      eventdesk-server restore --from-replica /mnt/replica/eventdesk
+    """
+    from server import backups
+
+    if (file is None) == (replica is None):
+        raise click.UsageError("give a backup FILE or --from-replica (not both)")
+    database = current_app.config["DATABASE"]
+    if file is not None:
+        copy = backups.restore(file, database)
+        origin = str(file)
+    else:
+        origin = replica or os.environ.get(backups.REPLICA_ENV, "")
+        if not origin:
+            raise click.UsageError(f"--from-replica needs a URL or {backups.REPLICA_ENV}")
+        copy = backups.restore_from_replica(origin, database, backups.litestream_binary())
+    click.echo(f"restored {copy.path} from {origin} ({copy.bytes:,} bytes, schema version {copy.schema_version}) "
+               f"in {copy.seconds:.2f} s")  # fmt: skip
+
+
+@commands.command("replica-config")
+@click.option("--replica", envvar="EVENTDESK_REPLICA", required=True, help="A directory or s3://bucket/path.")
+@with_appcontext
+def replica_config_command(replica: str) -> None:
+    """Write Litestream's configuration for the database and EVENTDESK_REPLICA; print its path.
+
+    `make run` calls it when EVENTDESK_REPLICA is set and runs gunicorn under
+    `litestream replicate -exec`, so that both stop together.
+
+    \b
+    Example:
+      EVENTDESK_REPLICA=/mnt/replica/eventdesk eventdesk-server replica-config
+    """
+    from server import backups
+
+    database = Path(current_app.config["DATABASE"])
+    private_files.private_dir(database.parent)
+    path = database.parent / "litestream.yml"
+    path.write_text(backups.replica_config(database, replica), encoding="utf-8")
+    path.chmod(private_files.FILE_MODE)  # it names where the attendees' data is copied to
+    click.echo(path)
+
+
 def register(app) -> None:
     """Put the commands on `app.cli`, where `flask` and `eventdesk-server` both find them."""
     for command in commands.commands.values():
