@@ -10,7 +10,6 @@ Speakers are the public programme and are kept by both.
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -30,7 +29,6 @@ RETENTION_DAYS = "EVENTDESK_RETENTION_DAYS"
 RETENTION_ACTION = "EVENTDESK_RETENTION_ACTION"
 RETENTION_ACTIONS = ("remind", "anonymise")
 
-log = logging.getLogger(__name__)
 
 # Every table holding an attendee's data or pointing at them -> the export key that shows it
 # ("" when the table keeps nothing of theirs to show, the reason beside it).
@@ -320,7 +318,7 @@ def retention_settings(environ: dict[str, str]) -> tuple[int, str] | None:
 def apply_retention(db: sqlite_utils.Database, days: int, action: str) -> list[str]:
     """Events kept `days` past their end and not yet anonymised: each reminded of, or anonymised.
 
-    Returns what was said or done, one line per event, each also logged as a warning.
+    Returns what was said or done, one line per event, for the caller to show as a warning.
     """
     lines = []
     for row in db.conn.execute("SELECT slug FROM events WHERE anonymised_at IS NULL ORDER BY slug").fetchall():
@@ -340,6 +338,5 @@ def apply_retention(db: sqlite_utils.Database, days: int, action: str) -> list[s
                 f"personal data with `eventdesk-server anonymise --event {event['slug']} --yes` "
                 f"(or set {RETENTION_ACTION}=anonymise)"
             )
-        log.warning(line)
         lines.append(line)
     return lines
