@@ -20,7 +20,9 @@ from server import (
     personal_links,
 )
 from server.cli import cli
-from tests.conftest import API, EVENT, assert_error, bearer, scan
+from tests.conftest import API, EVENT, assert_error, bearer, gunicorn_server, run_script, scan
+from tests.people import ANNA as SOMEONE
+from tests.test_cli_door import Served, door_env, eventdesk, prepare_server
 
 BEFORE_CLOSE = "2014-10-15T12:00:00+02:00"
 AT_THE_DOOR = "2014-10-20T08:30:00+02:00"
@@ -337,3 +339,22 @@ def test_migration_5_lets_participants_outlive_their_attendee_and_keeps_every_ro
     assert [tuple(row) for row in db.conn.execute("SELECT id, attendee_pk FROM participants")] == [("p-1", None)]
     assert database.schema_sql().count(migrations._PARTICIPANT_ATTENDEE_AFTER) == 1
     assert db.conn.execute("SELECT anonymised_at FROM events").fetchone()[0] is None
+
+
+def test_a_cli_door_wipes_its_bundle_when_its_event_is_anonymised(tmp_path):
+    env, admin = prepare_server(tmp_path / "server")
+    with gunicorn_server(env) as base:
+        served = Served(base, env, admin)
+        served.register(SOMEONE)
+        door_home = tmp_path / "door"
+        door = door_env(door_home, base, served.device("Door W"))
+        assert eventdesk(door, "door", "sync").exit_code == 0
+        bundle = door_home / "cache" / "door" / "bundle.sqlite3"
+        assert SOMEONE["name"].encode() in bundle.read_bytes()
+
+        run_script("eventdesk-server", "anonymise", "--event", EVENT, "--yes", "--force", env=env)
+        result = eventdesk(door, "door", "sync")
+
+    assert result.exit_code == 4
+    assert "the door bundle (names) was deleted" in result.stderr
+    assert not bundle.exists()
