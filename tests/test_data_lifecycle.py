@@ -358,3 +358,11 @@ def test_a_cli_door_wipes_its_bundle_when_its_event_is_anonymised(tmp_path):
     assert result.exit_code == 4
     assert "the door bundle (names) was deleted" in result.stderr
     assert not bundle.exists()
+
+
+@pytest.mark.parametrize("command", ["anonymise", "erase-attendee"])
+def test_lifecycle_commands_have_help_with_an_example(command, tmp_path):
+    result = CliRunner().invoke(cli, [command, "--help"], env={"EVENTDESK_DATA_DIR": str(tmp_path)})
+
+    assert result.exit_code == 0
+    assert f"eventdesk-server {command} " in result.output and "Example" in result.output
