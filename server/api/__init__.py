@@ -9,20 +9,8 @@ from flask_restx import Api
 from flask_restx.apidoc import ui_for
 
 from server import __version__
-from server.api import (
-    attendees,
-    calendars,
-    checkins,
-    doors,
-    events,
-    items,
-    links,
-    matchmaking,
-    me,
-    personal_data,
-    sessions,
-    tickets,
-)
+from server.api import attendees, calendars, checkins, doors, events, items, links, matchmaking, me, sessions, tickets
+from server.api.personal_data import ns as personal_data_ns
 from server.api.security import AUTHORIZATIONS
 from server.api.spec import complete
 from server.headers import csp_nonce
@@ -72,7 +60,7 @@ api.add_namespace(links.ns)
 api.add_namespace(me.ns)
 api.add_namespace(matchmaking.ns)
 api.add_namespace(matchmaking.mine)
-api.add_namespace(personal_data.ns)
+api.add_namespace(personal_data_ns)
 
 
 @api.documentation
