@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS events (
     previous_editions TEXT NOT NULL DEFAULT '[]', -- JSON list of {year, city}
     version           INTEGER NOT NULL DEFAULT 0,
     changes_floor     INTEGER NOT NULL DEFAULT 0, -- /changes?since=N answers only N >= this
+    anonymised_at     TEXT,                       -- personal data anonymised (server/data_lifecycle.py)
     created_at        TEXT NOT NULL,
     updated_at        TEXT NOT NULL,
     CHECK (end_date >= start_date)
@@ -368,12 +369,13 @@ CREATE TABLE IF NOT EXISTS matchmaking_settings (
 
 -- An attendee who opted in to matchmaking, with their public profile. Leaving keeps the row
 -- (left_at set) so partners of cancelled meetings still see who it was; erasing the attendee
--- deletes it with their meetings.
+-- (server/data_lifecycle.py) cancels their meetings, empties the profile and keeps the row,
+-- its attendee_pk NULL, so the partner still sees the meeting cancelled and why (migration 5).
 CREATE TABLE IF NOT EXISTS participants (
     pk            INTEGER PRIMARY KEY,        -- also the rowid of its participants_fts row
     id            TEXT NOT NULL UNIQUE,       -- public id, random, e.g. "p-7k2m9q4x"
     event_id      INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
-    attendee_pk   INTEGER NOT NULL REFERENCES attendees(pk) ON DELETE CASCADE,
+    attendee_pk   INTEGER REFERENCES attendees(pk) ON DELETE SET NULL,  -- NULL: the attendee was erased
     organisation  TEXT NOT NULL,
     cluster       TEXT NOT NULL,              -- the cluster's name
     country       TEXT NOT NULL,              -- ISO 3166-1 alpha-2

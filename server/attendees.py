@@ -1,7 +1,7 @@
 """Attendees: registration records, their tokens, and bulk import from CSV.
 
-Personal data lives only here (and in the schedule rows that cascade with it), so erasing
-an attendee is one DELETE.
+Erasing an attendee, exporting their data and anonymising an event are in
+server/data_lifecycle.py, which knows every table that holds personal data.
 """
 
 from __future__ import annotations
@@ -161,22 +161,6 @@ def update_attendee(db: sqlite_utils.Database, slug: str, attendee_id: str, data
             )
         updated = _row(db, event, attendee_id)
     return attendee_document(updated, slug)
-
-
-def delete_attendee(db: sqlite_utils.Database, slug: str, attendee_id: str) -> None:
-    """Erase the attendee and everything personal about them (schedule, tokens).
-
-    Their ticket serials stay, revoked and anonymous, so doors learn the codes are dead.
-    """
-    with database.write(db):
-        row = _row(db, get_event(db, slug), attendee_id)
-        tickets.revoke_tickets(db, row["pk"])
-        # The audit log keeps that a scan happened, not whose it was.
-        db.conn.execute(
-            "UPDATE scans SET response = json_set(response, '$.attendee', json('null')) WHERE attendee_pk = ?",
-            (row["pk"],),
-        )
-        db.conn.execute("DELETE FROM attendees WHERE pk = ?", (row["pk"],))
 
 
 def rotate_api_token(db: sqlite_utils.Database, attendee_pk: int) -> str:

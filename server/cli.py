@@ -16,6 +16,7 @@ from server import (
     auth,
     create_app,
     csvsafe,
+    data_lifecycle,
     db as database,
     devices,
     keys,
@@ -81,6 +82,15 @@ def init_db_command() -> None:
     db = open_for_cli()
     version = database.init_db(db)
     click.echo(f"database {db.conn.execute('PRAGMA database_list').fetchone()[2]} at schema version {version}")
+    _apply_retention(db)
+
+
+def _apply_retention(db) -> None:
+    """EVENTDESK_RETENTION_DAYS after an event's end: remind the organiser (stderr), or anonymise it."""
+    settings = data_lifecycle.retention_settings(os.environ)
+    if settings is not None:
+        for line in data_lifecycle.apply_retention(db, *settings):
+            click.echo(f"warning: {line}", err=True)
 
 
 @commands.command("load-programme")
@@ -530,6 +540,53 @@ def replica_config_command(replica: str) -> None:
     path.write_text(backups.replica_config(database, replica), encoding="utf-8")
     path.chmod(private_files.FILE_MODE)  # it names where the attendees' data is copied to
     click.echo(path)
+@commands.command("anonymise")
+@click.option("--event", "event_slug", required=True, help="The event whose attendees' personal data goes.")
+@click.option("--yes", is_flag=True, help="Confirm: names, emails and organisations cannot be brought back.")
+@click.option("--force", is_flag=True, help="Anonymise even before the event's end.")
+@with_appcontext
+def anonymise_command(event_slug: str, yes: bool, force: bool) -> None:
+    """Anonymise an event after it: attendees' and participants' names, emails and organisations go.
+
+    Counts and statistics (check-ins per list, matchmaking stats, bookmarks per session) and
+    the programme stay; speakers are the public programme and are kept. Tokens, personal
+    links and signed-in browsers go; door devices are revoked, so each door wipes its bundle.
+    Then the database file is compacted so no old page keeps a name. Take no backup you
+    would not also anonymise.
+
+    \b
+    Example:
+      eventdesk-server anonymise --event ecc2014 --yes
+    """
+    if not yes:
+        raise click.UsageError("this forgets every attendee's name, email and organisation for good: add --yes")
+    db = open_for_cli()
+    counts = data_lifecycle.anonymise_event(db, event_slug, force=force)
+    data_lifecycle.compact(db)
+    click.echo(
+        f"event {event_slug} anonymised: " + ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in counts.items())
+    )
+
+
+@commands.command("erase-attendee")
+@click.argument("email")
+@click.option("--event", "event_slug", required=True, help="The event the attendee is registered for.")
+@click.option("--yes", is_flag=True, help="Confirm: the attendee's data cannot be brought back.")
+@with_appcontext
+def erase_attendee_command(email: str, event_slug: str, yes: bool) -> None:
+    """Erase one attendee's personal data on request (as DELETE .../attendees/{id} does).
+
+    \b
+    Example:
+      eventdesk-server erase-attendee anna@example.org --event ecc2014 --yes
+    """
+    if not yes:
+        raise click.UsageError("this erases the attendee for good: add --yes")
+    db = open_for_cli()
+    attendee_pk = attendees.pk_by_email(db, event_slug, email)
+    attendee_id = db.conn.execute("SELECT id FROM attendees WHERE pk = ?", (attendee_pk,)).fetchone()[0]
+    data_lifecycle.erase_attendee(db, event_slug, attendee_id)
+    click.echo(f"erased attendee {attendee_id} of {event_slug}")
 
 
 def register(app) -> None:

@@ -69,7 +69,7 @@ def init_db(db: sqlite_utils.Database) -> int:
         for version, statements in migrations.MIGRATIONS:
             if version not in applied:
                 for statement in statements:
-                    db.conn.execute(statement)
+                    statement(db.conn) if callable(statement) else db.conn.execute(statement)
                 db.conn.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                     (version, clock.utc_stamp()),

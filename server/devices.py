@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import sqlite_utils
 
-from server import auth, clock, db as database
+from server import auth, clock, data_lifecycle, db as database
 from server.errors import NotFound
 from server.programme import get_event
 
@@ -37,7 +37,8 @@ def device_document(row) -> dict:
 
 
 def create_device(db: sqlite_utils.Database, event_slug: str, name: str, *, desk: bool = False) -> tuple[dict, str]:
-    """A new door device of the event; its document and its token (shown once)."""
+    """A new door device of the event; its document and its token (shown once). None after anonymisation."""
+    data_lifecycle.refuse_if_anonymised(db, event_slug)
     token = auth.create_token(db, "door", event_slug=event_slug, label=name.strip())
     with database.write(db):
         if desk:

@@ -9,8 +9,21 @@ from flask_restx import Api
 from flask_restx.apidoc import ui_for
 
 from server import __version__
-from server.api import attendees, calendars, checkins, doors, events, items, links, matchmaking, me, sessions, tickets
-from server.api.schedule_exports import ns as schedule_exports_ns
+from server.api import (
+    attendees,
+    calendars,
+    checkins,
+    doors,
+    events,
+    items,
+    links,
+    matchmaking,
+    me,
+    personal_data,
+    schedule_exports,
+    sessions,
+    tickets,
+)
 from server.api.security import AUTHORIZATIONS
 from server.api.spec import complete
 from server.headers import csp_nonce
@@ -60,7 +73,8 @@ api.add_namespace(links.ns)
 api.add_namespace(me.ns)
 api.add_namespace(matchmaking.ns)
 api.add_namespace(matchmaking.mine)
-api.add_namespace(schedule_exports_ns)
+api.add_namespace(schedule_exports.ns)
+api.add_namespace(personal_data.ns)
 
 
 @api.documentation

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import request
 from flask_restx import Namespace, Resource
 
-from server import attendees
+from server import attendees, data_lifecycle
 from server.api.bodies import read_csv_body
 from server.api.common import error_model, flag, json_object, model
 from server.api.limits import CSV_IMPORT_LIMIT, body_limit
@@ -113,12 +113,12 @@ class AttendeeItem(Resource):
         """Correct some fields of an attendee (admin)."""
         return attendees.update_attendee(get_db(), event, attendee_id, json_object())
 
-    @ns.response(204, "Erased, with their schedule and tokens")
+    @ns.response(204, "Erased: profile, schedule, tokens, link, browsers; live meetings cancelled")
     @ns.response(404, "Unknown event or attendee", error)
     @admin_required
     def delete(self, event, attendee_id):
         """Erase an attendee and all their personal data (admin)."""
-        attendees.delete_attendee(get_db(), event, attendee_id)
+        data_lifecycle.erase_attendee(get_db(), event, attendee_id)
         return "", 204
 
 

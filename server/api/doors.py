@@ -115,6 +115,7 @@ class Devices(Resource):
 
     @ns.expect(device_input)
     @ns.response(201, "Created; the token (and with link, the pairing URL) is shown this once", new_device)
+    @ns.response(409, "The event's personal data was anonymised: it has no doors any more", error)
     @ns.response(422, "No name", error)
     @ns.doc(security="bearer", responses=ADMIN)
     @admin_required
