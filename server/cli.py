@@ -540,6 +540,8 @@ def replica_config_command(replica: str) -> None:
     path.write_text(backups.replica_config(database, replica), encoding="utf-8")
     path.chmod(private_files.FILE_MODE)  # it names where the attendees' data is copied to
     click.echo(path)
+
+
 @commands.command("anonymise")
 @click.option("--event", "event_slug", required=True, help="The event whose attendees' personal data goes.")
 @click.option("--yes", is_flag=True, help="Confirm: names, emails and organisations cannot be brought back.")
