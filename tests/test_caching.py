@@ -31,7 +31,7 @@ def test_public_reads_carry_strong_etag_and_answer_304(client, url):
 
     etag = first.headers["ETag"]
     assert etag.startswith('"') and etag.endswith('"') and not etag.startswith("W/")
-    assert first.headers["Cache-Control"] == "public, no-cache"
+    assert first.headers["Cache-Control"] == "public, max-age=0, s-maxage=1, stale-while-revalidate=5, stale-if-error=86400"
     assert again.status_code == 304
     assert again.data == b""
     assert again.headers["ETag"] == etag
@@ -125,7 +125,7 @@ def test_max_age_is_configurable(tmp_path, loaded_template):
 
     response = app.test_client().get(f"{API}/programme")
 
-    assert response.headers["Cache-Control"] == "public, max-age=60"
+    assert response.headers["Cache-Control"] == "public, max-age=60, s-maxage=1, stale-while-revalidate=5, stale-if-error=86400"
 
 
 def test_errors_are_not_cached(client):

@@ -288,7 +288,7 @@ def test_feeds_are_text_calendar_with_strong_etag_and_last_modified(client, url)
     etag = response.headers["ETag"]
     assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
     assert etag.startswith('"') and not etag.startswith("W/")
-    assert response.headers["Cache-Control"] == "public, no-cache"
+    assert response.headers["Cache-Control"] == "public, max-age=0, s-maxage=1, stale-while-revalidate=5, stale-if-error=86400"
     assert parse_date(response.headers["Last-Modified"]) is not None
 
 

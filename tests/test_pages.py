@@ -194,7 +194,7 @@ def test_a_page_revalidates_with_304_until_its_data_changes(client, admin, at_no
     client.patch(f"{API}/speakers/ceo-photonics-sme", json={"name": "Renamed speaker"}, headers=admin)
     changed = client.get(f"{PAGES}/speakers", headers={**HTML, "If-None-Match": first.headers["ETag"]})
 
-    assert (first.status_code, first.headers["Cache-Control"]) == (200, "public, no-cache")
+    assert (first.status_code, first.headers["Cache-Control"]) == (200, "public, max-age=0, s-maxage=1, stale-while-revalidate=5, stale-if-error=86400")
     assert again.status_code == 304
     assert changed.status_code == 200 and "Renamed speaker" in changed.get_data(as_text=True)
 
@@ -230,7 +230,7 @@ def test_static_files_are_revalidated_not_refetched(client):
     with client.get("/static/eventdesk.css", headers={"If-None-Match": etag}) as again:
         pass
 
-    assert (first.status_code, first.mimetype, first.headers["Cache-Control"]) == (200, "text/css", "public, no-cache")
+    assert (first.status_code, first.mimetype, first.headers["Cache-Control"]) == (200, "text/css", "public, max-age=0, s-maxage=1, stale-while-revalidate=5, stale-if-error=86400")
     assert again.status_code == 304
 
 
