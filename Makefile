@@ -7,7 +7,7 @@ PORT ?= 5000
 EVENTDESK_DATA_DIR ?= $(CURDIR)/instance
 export HOST PORT EVENTDESK_DATA_DIR
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean edge
 
 # Reinstall only when the packaging changes; the install is editable, so code edits need nothing.
 $(BIN)/.installed-%: setup.cfg pyproject.toml
@@ -36,6 +36,7 @@ run: $(BIN)/.installed-run
 # Browser tests (Swagger UI, the pages) drive Debian's chromium through chromedriver; both installed if missing.
 test: $(BIN)/.installed-test
 	(command -v chromium && command -v chromedriver) >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+	$(NGINX_CHECK) || (apt-get update -qq && apt-get install -y -qq nginx)
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/.installed-dev
@@ -56,6 +57,20 @@ bench: $(BIN)/.installed-test
 	$(BIN)/python bench/door_page_bench.py
 	$(BIN)/python bench/matchmaking_bench.py
 	$(BIN)/python bench/backup_bench.py
+	$(NGINX_CHECK) || (apt-get update -qq && apt-get install -y -qq nginx)
+	$(BIN)/python bench/edge_bench.py
+
+# The edge: nginx (Debian package, installed if missing) with deploy/nginx.conf on EDGE_PORT in
+# front of gunicorn on PORT, both started and stopped together by server/edge.py.
+EDGE_PORT ?= 8080
+export EDGE_PORT
+NGINX_CHECK = (test -x /usr/sbin/nginx || command -v nginx >/dev/null)
+
+edge: $(BIN)/.installed-run
+	$(NGINX_CHECK) || (apt-get update -qq && apt-get install -y -qq nginx)
+	$(BIN)/eventdesk-server init-db
+	$(BIN)/eventdesk-server load-programme --builtin --if-absent
+	$(BIN)/python -m server.edge
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -174,6 +174,15 @@ def _matches(etag: str) -> bool:
     return wanted.star_tag or wanted.contains_weak(etag) or wanted.contains_weak(etag + "-gzip")
 
 
+# What a shared cache (deploy/nginx.conf, a CDN) may do with a public read, said by the app so the
+# edge need not override it: keep it fresh for 1 s (a crowd costs the app one request a second,
+# and a change shows within 2 s); answer from a stale copy while one request revalidates (5 s:
+# browsers honour this too, so it is kept short: at most one load of a copy that old); and keep
+# answering from it for a day when the app is down or failing: a programme hours old beats an
+# error page at the venue. Browsers keep revalidating every read (max-age=0) unless configured.
+SHARED_CACHE = "s-maxage=1, stale-while-revalidate=5, stale-if-error=86400"
+
+
 def _cache_control() -> str:
     max_age = current_app.config["PROGRAMME_MAX_AGE"]
-    return f"public, max-age={max_age}" if max_age > 0 else "public, no-cache"
+    return f"public, max-age={max_age}, {SHARED_CACHE}"
