@@ -101,4 +101,6 @@ def _summary(check: dict) -> str:
         return check["error"]
     if "free_bytes" in check:
         return f"{check['free_bytes']} bytes free, fewer than {check['min_free_bytes']}"
+    if check["version"] is None:
+        return "schema version unknown: the database could not be read"
     return f"schema version {check['version']}, this code expects {check['expected']} (run init-db)"

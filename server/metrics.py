@@ -9,7 +9,7 @@ worker would see only its own counts. With PROMETHEUS_MULTIPROC_DIR set (server/
 sets it before the app is imported) prometheus_client keeps every value in a per-process file
 there, and a scrape adds up all the files, those of workers that have exited included.
 
-Requests are labelled by the Flask URL rule (`/api/v1/calendars/<token>.ics`), never by the
+Requests are labelled by the Flask URL rule (`/api/v1/calendars/<string:token>.ics`), never by the
 path the client sent: some paths carry secrets, and raw paths would also make one series per
 URL ever asked for.
 """
