@@ -5,23 +5,31 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from server import __version__, auth, create_app, devices, health
+from server import __version__, attendees, auth, create_app, db as database, devices, health
 from tests.conftest import (
     ROOT,
     assert_error,
     attendee_headers,
     bearer,
+    gunicorn_server,
     register_with_ticket,
+    run_script,
     scan,
+    server_env,
     snapshot,
 )
 
@@ -128,9 +136,7 @@ def test_healthz_503_when_the_database_is_read_only(loaded_template):
 
         # A WAL database whose directory cannot be written cannot even be read (no -shm file):
         # the schema version is then unknown too.
-        assert (
-            status == 503 and body["error"] == "unhealthy" and body["failing"] in (["database"], ["database", "schema"])
-        )
+        assert status == 503 and body["error"] == "unhealthy" and body["failing"] == ["database", "schema"]
         assert body["checks"]["database"] == {"ok": False, "error": "unable to open database file"}
         assert body["schema_version"] is None and "could not be read" in body["message"]
         assert str(folder) not in json.dumps(body)
@@ -291,3 +297,105 @@ def test_pending_uploads_per_door_device_are_read_at_scrape_time(client, db):
     labels = frozenset({("event", "ecc2014"), ("device", str(device["id"])), ("name", "Door West")})
     assert samples[("eventdesk_door_pending_uploads", labels)] == 17
     assert samples[("eventdesk_door_last_seen_timestamp_seconds", labels)] > 1.4e9
+
+
+# --- /metrics under gunicorn: several workers, one count ----------------------------------------
+
+
+def _get(url: str, headers: dict | None = None, data: bytes | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers or {}, data=data)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.read()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """gunicorn as `make run` serves, two workers, with an attendee and a door device; the metrics
+    directory given, to see which workers counted."""
+    data = tmp_path_factory.mktemp("ops")
+    metrics_dir = data / "metrics"
+    env = server_env(data, WEB_CONCURRENCY="2", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), EVENTDESK_NOW=DOORS_OPEN)
+    run_script("eventdesk-server", "init-db", env=env)
+    run_script("eventdesk-server", "load-programme", "--builtin", env=env)
+    db = database.connect(data / "eventdesk.sqlite3")
+    person = {"name": "Bram Served", "email": "bram.served@example.org", "category": "cluster-manager"}
+    _, attendee_token = attendees.create_attendee(db, "ecc2014", person)
+    door_token = auth.create_token(db, "door", event_slug="ecc2014", label="Door A")
+    db.close()
+    with gunicorn_server(env) as base:
+        yield {"base": base, "metrics_dir": metrics_dir, "attendee": attendee_token, "door": door_token}
+
+
+def _worker_pids(metrics_dir: Path) -> set[int]:
+    """Workers that have counted something: prometheus_client writes one file per process and kind."""
+    return {int(path.stem.rsplit("_", 1)[1]) for path in metrics_dir.glob("counter_*.db")}
+
+
+def _served_scrape(base: str) -> dict[tuple[str, frozenset], float]:
+    status, body = _get(f"{base}/metrics")
+    assert status == 200, body
+    return parse_metrics(body.decode())
+
+
+def _read_until_both_workers_counted(base: str, metrics_dir: Path) -> int:
+    """Read the programme, four at a time, until each worker has answered some; how many were read."""
+    sent = 0
+    with ThreadPoolExecutor(4) as pool:
+        while len(_worker_pids(metrics_dir)) < 2 and sent < 400:
+            statuses = list(pool.map(lambda _: _get(f"{base}/api/v1/events/ecc2014/programme")[0], range(20)))
+            assert statuses == [200] * 20
+            sent += 20
+    return sent
+
+
+def test_served_metrics_add_up_every_workers_requests(served):
+    base = served["base"]
+    before = requests_of(_served_scrape(base), PROGRAMME_RULE, "200")
+
+    sent = _read_until_both_workers_counted(base, served["metrics_dir"])
+    scraped = _served_scrape(base)
+
+    assert len(_worker_pids(served["metrics_dir"])) == 2  # both workers answered some of them
+    assert requests_of(scraped, PROGRAMME_RULE, "200") - before == sent
+
+
+def test_served_counts_outlive_the_worker_that_made_them(served):
+    base = served["base"]
+    _read_until_both_workers_counted(base, served["metrics_dir"])
+    before = requests_of(_served_scrape(base), PROGRAMME_RULE, "200")
+    victim = min(_worker_pids(served["metrics_dir"]))
+
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 20  # gone from /proc once gunicorn has reaped it (and run child_exit)
+    while Path(f"/proc/{victim}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    statuses = [_get(f"{base}/api/v1/events/ecc2014/programme")[0] for _ in range(5)]
+    after = requests_of(_served_scrape(base), PROGRAMME_RULE, "200")
+
+    assert not Path(f"/proc/{victim}").exists() and statuses == [200] * 5
+    assert after == before + 5
+
+
+def test_served_metrics_never_show_a_feed_token_and_count_scans(served):
+    base, attendee = served["base"], bearer(served["attendee"])
+    _, subscription = _get(f"{base}/api/v1/me/calendar", attendee)
+    feed_path = "/" + json.loads(subscription)["https"].split("/", 3)[3]
+    token = feed_path.rsplit("/", 1)[1].removesuffix(".ics")
+    _, ticket = _get(f"{base}/api/v1/me/ticket", attendee)
+    body = {"payload": json.loads(ticket)["payload"], "list": "day1-entrance", "scan_id": "served-1"}
+    door = {**bearer(served["door"]), "Content-Type": "application/json"}
+    before = _served_scrape(base)
+
+    feed_status, _ = _get(f"{base}{feed_path}")
+    scan_status, _ = _get(f"{base}/api/v1/events/ecc2014/checkins", door, json.dumps(body).encode())
+    status, text = _get(f"{base}/metrics")
+
+    assert (feed_status, scan_status, status) == (200, 201, 200)
+    assert token not in text.decode() and served["attendee"] not in text.decode()
+    after = parse_metrics(text.decode())
+    assert requests_of(after, FEED_RULE, "200") - requests_of(before, FEED_RULE, "200") == 1
+    assert scans_of(after, "ok") - scans_of(before, "ok") == 1
