@@ -50,6 +50,7 @@ bench: $(BIN)/.installed-test
 	$(BIN)/python bench/pages_bench.py
 	$(BIN)/python bench/door_page_bench.py
 	$(BIN)/python bench/matchmaking_bench.py
+	$(BIN)/python bench/metrics_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -255,6 +255,16 @@ def test_requests_are_counted_by_url_rule_and_status_including_304s(client):
     assert after[latency] - before.get(latency, 0) == 5
 
 
+def test_made_up_methods_share_one_label(client):
+    client.open("/api/v1/events", method="BREW-COFFEE-1")
+    client.open("/api/v1/events", method="BREW-COFFEE-2")
+
+    text = client.get("/metrics").get_data(as_text=True)
+
+    assert "BREW-COFFEE" not in text
+    assert 'method="other"' in text
+
+
 def test_feed_tokens_never_reach_the_metrics(client, db):
     feed_url = client.get("/api/v1/me/calendar", headers=attendee_headers(db)).get_json()["https"]
     feed_path = "/" + feed_url.split("/", 3)[3]
