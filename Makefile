@@ -59,6 +59,7 @@ bench: $(BIN)/.installed-test
 	$(BIN)/python bench/backup_bench.py
 	$(NGINX_CHECK) || (apt-get update -qq && apt-get install -y -qq nginx)
 	$(BIN)/python bench/edge_bench.py
+	$(BIN)/python bench/metrics_bench.py
 
 # The edge: nginx (Debian package, installed if missing) with deploy/nginx.conf on EDGE_PORT in
 # front of gunicorn on PORT, both started and stopped together by server/edge.py.

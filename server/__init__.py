@@ -85,4 +85,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     pages.init_app(app)
     personal_pages.init_app(app)
     app.register_blueprint(blueprint)
+
+    from server import operations
+
+    operations.init_app(app)  # /healthz, /metrics; its request metrics wrap everything above
     return app

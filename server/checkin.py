@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from server import clock, contract, db as database, ticketcode, tickets
+from server import clock, contract, db as database, metrics, ticketcode, tickets
 from server.attendance import ACCEPTED_SCANS, last_accepted
 from server.checkin_lists import admits, resolve_list
 from server.errors import BadParameter, NotFound, ScanIdReused
@@ -292,6 +292,9 @@ def _judge(db, event: dict, scan: Scan, *, device_id: int | None, source: str, n
     )  # fmt: skip
     if superseded:
         db.conn.executemany("UPDATE scans SET conflict = 1 WHERE pk = ?", [(pk,) for pk in superseded])
+    # Counted as recorded, before the caller's COMMIT: only an unexpected error (a 500) between
+    # here and the commit could roll back a counted scan.
+    metrics.count_scan(result, source)
     return Verdict.of(cursor.lastrowid, stored, response)
 
 

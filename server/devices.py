@@ -74,3 +74,21 @@ def record_contact(db: sqlite_utils.Database, device_id: int, pending_uploads: i
             "UPDATE api_tokens SET last_seen_at = ?, pending_uploads = ? WHERE id = ? AND role = 'door'",
             (clock.utc_stamp(now), pending_uploads, device_id),
         )
+
+
+def door_contacts(db: sqlite_utils.Database) -> list[dict]:
+    """Every door device still in use, with its waiting scans and last contact (for the metrics)."""
+    rows = db.conn.execute(
+        "SELECT e.slug, t.id, t.label, t.pending_uploads, t.last_seen_at FROM api_tokens t "
+        "JOIN events e ON e.id = t.event_id WHERE t.role = 'door' AND t.revoked_at IS NULL ORDER BY t.id"
+    )
+    return [
+        {
+            "event": row[0],
+            "device": row[1],
+            "name": row[2],
+            "pending_uploads": row[3],
+            "last_seen": clock.parse_stamp(row[4]).timestamp() if row[4] else None,
+        }
+        for row in rows
+    ]

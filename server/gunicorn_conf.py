@@ -20,3 +20,38 @@ logger_class = "server.access_log.RedactingLogger"  # secret feed URLs never rea
 # gunicorn >= 24 opens a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl), shared
 # by every instance on the host: whoever runs as that user could reload or stop this server. Off.
 control_socket_disable = True
+
+# --- Prometheus metrics across workers (server/metrics.py) --------------------------------
+# Each worker counts into its own file in PROMETHEUS_MULTIPROC_DIR and a scrape adds them up.
+# prometheus_client reads the setting when it is first imported, so it is set here, before the
+# app is loaded. Without one, a fresh private directory per server, removed when it stops;
+# a given one must belong to this server alone: it is emptied at start, as counts from an
+# earlier run would be added to this one's.
+# The directory this config made, remembered in the environment: a reload (SIGHUP) reads this
+# file again, and must empty that directory and remove it at the end like a given one.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="eventdesk-metrics-")
+    os.environ["EVENTDESK_METRICS_DIR_MADE"] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+else:
+    import glob
+
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], mode=0o700, exist_ok=True)
+    for _stale in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+        os.remove(_stale)
+
+
+def child_exit(server, worker) -> None:
+    """A worker has gone: its live gauges go with it (its counts stay in the totals)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    made = os.environ.get("EVENTDESK_METRICS_DIR_MADE")
+    if made and made == os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import shutil
+
+        shutil.rmtree(made, ignore_errors=True)

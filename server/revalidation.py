@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from server import db as database
+from server import db as database, metrics
 
 REUSABLE = "eventdesk.reusable_304"  # set in the WSGI environ by a 304 that depends on nothing else
 ENTRIES = 1024  # per worker; all dropped when full (a poller's next request refills its own)
@@ -35,7 +35,7 @@ class NotModifiedCache:
     def __init__(self, app: WSGIApp, database_path: str | Path) -> None:
         self.app = app
         self._uri = Path(database_path).resolve().as_uri() + "?mode=rw"
-        self._entries: dict[tuple, tuple[int, str, list[tuple[str, str]]]] = {}
+        self._entries: dict[tuple, tuple[int, str, list[tuple[str, str]], str | None]] = {}
         self._held: tuple[int, sqlite3.Connection] | None = None
         self._lock = threading.Lock()
 
@@ -52,6 +52,7 @@ class NotModifiedCache:
         key = _request_key(environ)
         found = self._entries.get(key)
         if found is not None and found[0] == version:
+            environ[metrics.ROUTE] = found[3]  # the request metrics label it as Flask did
             start_response(found[1], list(found[2]))
             return []
 
@@ -59,7 +60,7 @@ class NotModifiedCache:
             if status.startswith("304") and environ.get(REUSABLE):
                 if len(self._entries) >= ENTRIES:
                     self._entries.clear()
-                self._entries[key] = (version, status, list(headers))
+                self._entries[key] = (version, status, list(headers), metrics.route_of(environ))
             return start_response(status, headers, exc_info)
 
         return self.app(environ, keep_304)
