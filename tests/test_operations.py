@@ -152,7 +152,7 @@ def _run_read_only(folder: Path, argv: list[str]) -> tuple[int, dict]:
         argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(folder), *argv]
     result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60)
     if os.geteuid() == 0 and result.returncode != 0 and "mount" in result.stderr:
-        pytest.skip(f"root, and no read-only mount possible here: {result.stderr.strip()}")
+        pytest.fail(f"root, and no read-only mount possible here (needs unshare --mount): {result.stderr.strip()}")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.splitlines()[-1])
 
