@@ -150,7 +150,7 @@ function showAge() {
     return;
   }
   const age = ageText(fetchedAt);
-  const clock = serverTime ? ` (server clock ${serverTime})` : "";
+  const clock = serverTime ? ` · server clock ${serverTime}` : "";
   line.textContent = offline ? `Offline: showing the view from ${age}${clock}. Trying again…` : `Updated ${age}${clock}.`;
   line.classList.toggle("stale", offline);
 }
