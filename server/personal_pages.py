@@ -45,10 +45,11 @@ def _shell(event: str, template: str, active: str) -> Response:
 # path, template, the nav item it marks. /join is where a personal link lands: its script
 # trades the fragment's secret for a token (server/static/join.js). /door is a door device's
 # page: its pairing link carries the device token in the fragment (server/static/door.js).
+# /matchmaking/live is the organiser's, signed in with the desk's token (matchmaking-live.js).
 SHELLS = (("/join", "join.html", "me"), ("/me", "me.html", "me"), ("/me/calendar", "calendar.html", "me"),
           ("/me/ticket", "ticket.html", "ticket"), ("/door", "door.html", "door"),
           ("/desk", "desk.html", "desk"), ("/me/matchmaking", "matchmaking.html", "me"),
-          ("/me/agenda", "agenda.html", "me"))  # fmt: skip
+          ("/me/agenda", "agenda.html", "me"), ("/matchmaking/live", "matchmaking_live.html", "desk"))  # fmt: skip
 for _path, _template, _active in SHELLS:
     bp.add_url_rule(
         _path,

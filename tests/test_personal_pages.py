@@ -16,7 +16,7 @@ import pytest
 from server import personal_pages
 from tests.conftest import EVENT, attendee_headers
 
-SHELLS = ["/join", "/me", "/me/calendar", "/me/ticket", "/desk"]
+SHELLS = ["/join", "/me", "/me/calendar", "/me/ticket", "/desk", "/matchmaking/live"]
 STATIC = Path(personal_pages.__file__).parent / "static"
 
 

@@ -1,10 +1,14 @@
-"""The README's phone screenshots, made again from scratch: `.venv/bin/python docs/screenshots/take.py`.
+"""The README's screenshots, made again from scratch: `.venv/bin/python docs/screenshots/take.py`
+(all of them), or name groups to redo only those: `take.py matchmaking` (attendee, door, matchmaking).
 
 The same pieces as the browser tests (tests/browser.py): the built-in conference on a live
 gunicorn with the clock fixed during the event (so the programme shows now and next), headless
 Chromium as a 360 px wide phone at device scale 2, and an attendee signed in with their
-personal link. The offline shot is taken with the server stopped, not emulated offline. Each
-PNG is reduced to a 64-colour palette, which keeps it small and the text sharp.
+personal link. The offline shot is taken with the server stopped, not emulated offline. The
+matchmaking shots use the demo morning (`eventdesk-server load-demo`) on a server whose clock is
+in its second slot; the printable agenda is an A4-wide page with print styles, and the live view
+a laptop's screen at the organiser's table. Each PNG is reduced to a 64-colour palette, which
+keeps it small and the text sharp.
 """
 
 from __future__ import annotations
@@ -149,19 +153,88 @@ def take_door_and_desk(live: LiveServer, driver) -> None:
     save(driver, "desk")
 
 
-def main() -> None:
-    with (
-        tempfile.TemporaryDirectory(prefix="eventdesk-screenshots-") as name,
-        LiveServer.started(Path(name), EVENTDESK_PUBLIC_URL=PUBLIC_URL) as live,
-    ):
+MORNING = "2014-10-20T09:25:00+02:00"  # the demo morning's second slot
+ARRIVED_SHARE = 0.8  # of the parties of the slot under way and the next, checked in for the live view
+
+
+def take_matchmaking(live: LiveServer, driver) -> None:
+    """A demo participant's matchmaking page (meetings, suggestions, profile) and printable agenda
+    on the phone, then the organiser's live view on a laptop with most of the room arrived."""
+    admin = live.admin_headers()
+    live.cli("load-demo", "--event", EVENT)
+    morning = call(live, "GET", f"{API}/matchmaking/live", headers=admin)
+    shown = morning["current"]["meetings"] + morning["next"]["meetings"]
+    names = sorted({side["name"] for meeting in shown for side in (meeting["requester"], meeting["partner"])})
+    people = {
+        p["name"]: p["id"] for p in call(live, "GET", f"{API}/attendees?q=demo&per_page=500", headers=admin)["items"]
+    }
+    for index, name in enumerate(names):
+        if index % 5 < ARRIVED_SHARE * 5:  # the same people every run: every fifth not yet there
+            call(live, "POST", f"{API}/checkins/desk", {"attendee": people[name], "list": "matchmaking"}, admin)
+    who = morning["current"]["meetings"][0]["requester"]["name"]
+    link = call(live, "GET", f"{API}/attendees/{people[who]}/link", headers=admin)["url"].replace(PUBLIC_URL, live.base)
+
+    clear_site_data(driver, live.base)
+    driver.get(live.url("/"))
+    driver.get(link)
+    wait_for(lambda: driver.current_url.endswith(f"/e/{EVENT}/me"), "sign-in")
+    driver.get(live.url(f"/e/{EVENT}/me/matchmaking"))
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#suggestion-list li"), "suggestions")
+    wait_for(lambda: "Table" in text_of(driver, "#meeting-list"), "meetings")
+    save(driver, "matchmaking")
+    for section, name in (("mm-suggestions", "matchmaking-suggestions"), ("mm-profile", "matchmaking-profile")):
+        driver.execute_script("document.getElementById(arguments[0]).scrollIntoView()", section)
+        time.sleep(0.3)
+        save(driver, name)
+
+    driver.get(live.url(f"/e/{EVENT}/me/agenda"))
+    wait_for(lambda: "Meeting:" in text_of(driver, "#my-agenda"), "agenda")
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**A4, "deviceScaleFactor": 1, "mobile": False})
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    driver.execute_script("document.body.style.margin = '15mm'")  # the margin a printer leaves on the page
+    time.sleep(0.3)
+    save(driver, "agenda-print")
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+
+    desk = call(live, "POST", f"{API}/devices", {"name": "Organiser's laptop", "desk": True}, admin)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**LAPTOP, "deviceScaleFactor": 1, "mobile": False})
+    driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": False})
+    clear_site_data(driver, live.base)
+    driver.get(live.url("/"))
+    driver.get(live.url(f"/e/{EVENT}/matchmaking/live#{desk['token']}"))
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#now-tables .table-card"), "live tables")
+    save(driver, "matchmaking-live")
+
+
+A4 = {"width": 794, "height": 1123}  # CSS pixels at 96 dpi
+LAPTOP = {"width": 1366, "height": 768}
+GROUPS = ("attendee", "door", "matchmaking")
+
+
+def main(groups: list[str]) -> None:
+    unknown = set(groups) - set(GROUPS)
+    if unknown:
+        raise SystemExit(f"no such group: {', '.join(sorted(unknown))} (choose from {', '.join(GROUPS)})")
+    wanted = groups or list(GROUPS)
+    with tempfile.TemporaryDirectory(prefix="eventdesk-screenshots-") as name:
         driver = make_driver()
         try:
-            as_phone(driver, scale=2)
-            take(live, driver)
-            take_door_and_desk(live, driver)
+            if {"attendee", "door"} & set(wanted):
+                with LiveServer.started(Path(name) / "programme", EVENTDESK_PUBLIC_URL=PUBLIC_URL) as live:
+                    as_phone(driver, scale=2)
+                    if "attendee" in wanted:
+                        take(live, driver)
+                    if "door" in wanted:
+                        take_door_and_desk(live, driver)
+            if "matchmaking" in wanted:
+                with LiveServer.started(
+                    Path(name) / "matchmaking", EVENTDESK_PUBLIC_URL=PUBLIC_URL, EVENTDESK_NOW=MORNING
+                ) as live:
+                    as_phone(driver, scale=2)
+                    take_matchmaking(live, driver)
         finally:
             driver.quit()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

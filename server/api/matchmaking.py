@@ -6,9 +6,9 @@ from __future__ import annotations
 from flask import Response, current_app, g, request
 from flask_restx import Namespace, Resource
 
-from server import matchmaking, matchmaking_plan, meetings, suggestions
+from server import matchmaking, matchmaking_live, matchmaking_plan, meetings, suggestions
 from server.api.common import error_model, json_body, json_object, model
-from server.api.security import admin_or_attendee_required, admin_required, attendee_required
+from server.api.security import admin_or_attendee_required, admin_required, attendee_required, desk_required
 from server.db_app import get_db
 from server.programme import get_event
 
@@ -271,6 +271,25 @@ class MatchmakingStats(Resource):
     def get(self, event):
         """The matchmaking morning in figures."""
         return matchmaking_plan.stats(get_db(), event)
+
+
+live_model = model(ns, "MatchmakingLive")
+
+
+@ns.route("/matchmaking/live")
+@ns.param("event", "Event slug, e.g. ecc2014")
+@ns.doc(security="bearer")
+class MatchmakingLive(Resource):
+    # The desk's token as well as an admin's: the live view runs on the organiser's table next
+    # to the desk page, and a desk device already sees names, organisations and arrivals.
+    @ns.response(200, "Slots now and next, each table's meeting with arrivals and held marks, counts", live_model)
+    @ns.response(401, "No valid token", error)
+    @ns.response(403, "Neither an admin of this event nor one of its desk devices", error)
+    @ns.response(404, "Unknown event, or matchmaking is not set up for it", error)
+    @desk_required
+    def get(self, event):
+        """The matchmaking morning live: who sits at which table now and next, who has arrived."""
+        return matchmaking_live.live(get_db(), event)
 
 
 @mine.route("/meetings/<string:meeting_id>/held")
