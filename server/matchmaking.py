@@ -18,7 +18,7 @@ import sqlite_utils
 
 from server import checkin_lists, clock, contract, db as database, meeting_plan
 from server.errors import BadParameter, Conflict, Forbidden, NotFound
-from server.programme import fts_query, get_event
+from server.programme import fts_query, get_event, room_name
 from server.validation import Errors, parse_local_datetime
 
 CHECKIN_LIST = "matchmaking"  # the explicit check-in list whose members are the participants
@@ -160,13 +160,6 @@ def _local(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).isoformat()
 
 
-def _room_name(db: sqlite_utils.Database, event_id: int, room_id: str | None) -> str | None:
-    if room_id is None:
-        return None
-    row = db.conn.execute("SELECT name FROM rooms WHERE event_id = ? AND id = ?", (event_id, room_id)).fetchone()
-    return row[0] if row else None
-
-
 def settings_document(db: sqlite_utils.Database, event: dict, row: dict) -> dict:
     zone = ZoneInfo(event["timezone"])
     return {
@@ -179,7 +172,7 @@ def settings_document(db: sqlite_utils.Database, event: dict, row: dict) -> dict
             for start, end in json.loads(row["breaks"])
         ],
         "room": row["room_id"],
-        "room_name": _room_name(db, event["id"], row["room_id"]),
+        "room_name": room_name(db, event["id"], row["room_id"]),
         "tables": json.loads(row["tables"]),
         "cap": row["cap"],
         "requests_close": _local(clock.parse_stamp(row["requests_close_at"]), zone),
