@@ -113,17 +113,44 @@ def _row(db: sqlite_utils.Database, meeting_pk: int) -> dict:
 
 
 def my_meetings(db: sqlite_utils.Database, attendee_pk: int) -> list[dict]:
-    """My meetings, either side, in the order they were asked for."""
-    _, event = matchmaking.attendee_event(db, attendee_pk)
-    me = matchmaking.require_participant(db, attendee_pk)
-    settings = matchmaking.require_settings(db, event)
-    _expire_if_due(db, event, settings)
+    """My meetings, either side, in the order they were asked for (expired ones as expired)."""
+    expire_unanswered(db, attendee_pk)
     with database.read(db):
+        _, event = matchmaking.attendee_event(db, attendee_pk)
+        me = matchmaking.require_participant(db, attendee_pk)
+        settings = matchmaking.require_settings(db, event)
         rows = db.conn.execute(
             "SELECT * FROM meetings WHERE requester_pk = ? OR partner_pk = ? ORDER BY created_at, pk",
             (me["pk"], me["pk"]),
         ).fetchall()
         return meeting_documents(db, event, [dict(row) for row in rows], settings)
+
+
+def expire_unanswered(db: sqlite_utils.Database, attendee_pk: int) -> None:
+    """Apply expiry for my event before my meetings (or their ETag) are read, so a read after
+    requests close shows and tags them expired; 404 without a profile or a set-up."""
+    _, event = matchmaking.attendee_event(db, attendee_pk)
+    matchmaking.require_participant(db, attendee_pk)
+    _expire_if_due(db, event, matchmaking.require_settings(db, event))
+
+
+def my_meetings_fingerprint(db: sqlite_utils.Database, attendee_pk: int) -> tuple:
+    """Everything GET /me/meetings shows depends on, for its ETag, in one indexed query: each
+    meeting's row, its latest log entry, both parties' public fields, the set-up's slot length
+    and room and the room's name. Rows are stamped to the second, so the log's last pk and the
+    columns themselves tell two changes within one second apart."""
+    me = matchmaking.require_participant(db, attendee_pk)
+    rows = db.conn.execute(
+        "SELECT m.*, (SELECT MAX(l.pk) FROM meeting_log l WHERE l.meeting_pk = m.pk), "
+        "r.organisation, r.cluster, r.country, r.synthetic, p.organisation, p.cluster, p.country, p.synthetic, "
+        "s.slot_minutes, s.room_id, (SELECT name FROM rooms WHERE event_id = m.event_id AND id = s.room_id), "
+        "e.slug, e.timezone "
+        "FROM meetings m JOIN participants r ON r.pk = m.requester_pk JOIN participants p ON p.pk = m.partner_pk "
+        "JOIN matchmaking_settings s ON s.event_id = m.event_id JOIN events e ON e.id = m.event_id "
+        "WHERE m.requester_pk = ?1 OR m.partner_pk = ?1 ORDER BY m.pk",
+        (me["pk"],),
+    ).fetchall()
+    return (me["pk"], tuple(tuple(row) for row in rows))
 
 
 # --- the log and expiry --------------------------------------------------------------------
