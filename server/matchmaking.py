@@ -188,12 +188,8 @@ def get_settings(db: sqlite_utils.Database, slug: str) -> dict:
 
 def write_settings(db: sqlite_utils.Database, event: dict, values: dict) -> None:
     """Insert or replace an event's set-up (inside the caller's transaction)."""
-    row = {"event_id": event["id"], **values, "updated_at": clock.utc_stamp()}
-    updates = ", ".join(f"{name} = excluded.{name}" for name in row if name != "event_id")
-    db.conn.execute(
-        f"INSERT INTO matchmaking_settings ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)}) "  # noqa: S608
-        f"ON CONFLICT (event_id) DO UPDATE SET {updates}",
-        list(row.values()),
+    db["matchmaking_settings"].upsert(
+        {"event_id": event["id"], **values, "updated_at": clock.utc_stamp()}, pk="event_id"
     )
 
 
