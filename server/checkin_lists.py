@@ -103,15 +103,9 @@ def get_list(db: sqlite_utils.Database, slug: str, ref: str) -> dict:
 
 
 def upsert_list(db: sqlite_utils.Database, event: dict, values: dict) -> None:
-    """Insert or replace a list by id (inside the caller's transaction)."""
+    """Insert or replace a list by id (inside the caller's transaction); its pk stays."""
     row = {"event_id": event["id"], **values, "updated_at": clock.utc_stamp()}
-    columns = ", ".join(row)
-    updates = ", ".join(f"{name} = excluded.{name}" for name in row if name not in ("event_id", "id"))
-    db.conn.execute(
-        f"INSERT INTO checkin_lists ({columns}) VALUES ({', '.join('?' for _ in row)}) "  # noqa: S608
-        f"ON CONFLICT (event_id, id) DO UPDATE SET {updates}",
-        list(row.values()),
-    )
+    db["checkin_lists"].upsert(row, pk=("event_id", "id"))
 
 
 def create_list(db: sqlite_utils.Database, slug: str, data: dict) -> dict:

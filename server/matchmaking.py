@@ -18,7 +18,7 @@ import sqlite_utils
 
 from server import checkin_lists, clock, contract, db as database, meeting_plan
 from server.errors import BadParameter, Conflict, Forbidden, NotFound
-from server.programme import fts_query, get_event
+from server.programme import fts_query, get_event, room_name
 from server.validation import Errors, parse_local_datetime
 
 CHECKIN_LIST = "matchmaking"  # the explicit check-in list whose members are the participants
@@ -160,13 +160,6 @@ def _local(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).isoformat()
 
 
-def _room_name(db: sqlite_utils.Database, event_id: int, room_id: str | None) -> str | None:
-    if room_id is None:
-        return None
-    row = db.conn.execute("SELECT name FROM rooms WHERE event_id = ? AND id = ?", (event_id, room_id)).fetchone()
-    return row[0] if row else None
-
-
 def settings_document(db: sqlite_utils.Database, event: dict, row: dict) -> dict:
     zone = ZoneInfo(event["timezone"])
     return {
@@ -179,7 +172,7 @@ def settings_document(db: sqlite_utils.Database, event: dict, row: dict) -> dict
             for start, end in json.loads(row["breaks"])
         ],
         "room": row["room_id"],
-        "room_name": _room_name(db, event["id"], row["room_id"]),
+        "room_name": room_name(db, event["id"], row["room_id"]),
         "tables": json.loads(row["tables"]),
         "cap": row["cap"],
         "requests_close": _local(clock.parse_stamp(row["requests_close_at"]), zone),
@@ -195,12 +188,8 @@ def get_settings(db: sqlite_utils.Database, slug: str) -> dict:
 
 def write_settings(db: sqlite_utils.Database, event: dict, values: dict) -> None:
     """Insert or replace an event's set-up (inside the caller's transaction)."""
-    row = {"event_id": event["id"], **values, "updated_at": clock.utc_stamp()}
-    updates = ", ".join(f"{name} = excluded.{name}" for name in row if name != "event_id")
-    db.conn.execute(
-        f"INSERT INTO matchmaking_settings ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)}) "  # noqa: S608
-        f"ON CONFLICT (event_id) DO UPDATE SET {updates}",
-        list(row.values()),
+    db["matchmaking_settings"].upsert(
+        {"event_id": event["id"], **values, "updated_at": clock.utc_stamp()}, pk="event_id"
     )
 
 

@@ -21,7 +21,7 @@ import sqlite_utils
 
 from server import clock, csvsafe, db as database, matchmaking, meeting_plan, meetings
 from server.errors import Conflict, NotFound
-from server.programme import get_event
+from server.programme import get_event, room_name
 
 PLAN_REASON = "organiser's plan"
 # CP-SAT only up to this many meetings. Past it, building its model takes longer than the
@@ -87,7 +87,7 @@ def plan_inputs(db: sqlite_utils.Database, event: dict, settings: dict, *, repla
             pks,
         )
     }
-    free = {pk: meetings.free_slots(db, grid, people[pk]) for pk in pks}
+    free = meetings.free_slots_of(db, grid, [people[pk] for pk in pks])
     fixed: dict[int, tuple[int, str]] = {}
     if not replan:
         slot_of = {clock.utc_stamp(start): index for index, (start, _) in enumerate(grid)}
@@ -238,7 +238,7 @@ def plan_csv(db: sqlite_utils.Database, slug: str) -> bytes:
     zone = ZoneInfo(event["timezone"])
     length = timedelta(minutes=settings["slot_minutes"])
     order = {name: index for index, name in enumerate(json.loads(settings["tables"]))}
-    room = matchmaking._room_name(db, event["id"], settings["room_id"]) or ""
+    room = room_name(db, event["id"], settings["room_id"]) or ""
     rows = db.conn.execute(
         "SELECT m.id, m.slot_start, m.table_name, "
         " ra.name, r.organisation, r.cluster, r.country, r.synthetic, "

@@ -113,6 +113,14 @@ def track_document(row: dict) -> dict:
     return {name: row[name] for name in _TRACK_FIELDS}
 
 
+def room_name(db: sqlite_utils.Database, event_id: int, room_id: str | None) -> str | None:
+    """A room's display name, for documents that name a room by id (matchmaking's tables stand in one)."""
+    if room_id is None:
+        return None
+    row = db.conn.execute("SELECT name FROM rooms WHERE event_id = ? AND id = ?", (event_id, room_id)).fetchone()
+    return row[0] if row else None
+
+
 def list_rooms(db: sqlite_utils.Database, event: dict) -> list[dict]:
     rows = _rows(db, "SELECT * FROM rooms WHERE event_id = ? ORDER BY position, id", (event["id"],))
     return [room_document(row) for row in rows]

@@ -484,6 +484,43 @@ def test_my_meetings_need_a_profile(client, db):
     assert_error(client.get("/api/v1/me/meetings", headers=attendee_headers(db)), 404)
 
 
+def test_my_meetings_carry_an_etag_and_answer_304_until_a_meeting_changes(client, admin, people):
+    anna, bram, *_ = people
+    requested = ask(client, anna, bram).get_json()
+
+    first = client.get("/api/v1/me/meetings", headers=anna[0])
+    etag = first.headers["ETag"]
+    again = client.get("/api/v1/me/meetings", headers={**anna[0], "If-None-Match": etag})
+    client.post(f"/api/v1/me/meetings/{requested['id']}/accept", headers=bram[0])
+    after_accept = client.get("/api/v1/me/meetings", headers={**anna[0], "If-None-Match": etag})
+    accepted_etag = after_accept.headers["ETag"]
+    client.patch(f"{MATCH}/meetings/{requested['id']}", json={"slot": "2014-10-20T11:00", "table": "B"}, headers=admin)
+    after_move = client.get("/api/v1/me/meetings", headers={**anna[0], "If-None-Match": accepted_etag})
+
+    assert first.status_code == 200 and etag.startswith('"') and not etag.startswith("W/")
+    assert first.headers["Cache-Control"] == "no-store"  # personal: no cache keeps it (server/headers.py)
+    assert [meeting["status"] for meeting in first.get_json()] == ["requested"]
+    assert again.status_code == 304 and again.headers["ETag"] == etag and again.get_data() == b""
+    assert after_accept.status_code == 200 and accepted_etag != etag
+    assert [(m["status"], m["table"]) for m in after_accept.get_json()] == [("accepted", "A")]
+    assert after_move.status_code == 200 and after_move.headers["ETag"] not in (etag, accepted_etag)
+    assert [(m["start"], m["table"], m["sequence"]) for m in after_move.get_json()] == [
+        ("2014-10-20T11:00:00+02:00", "B", 1)
+    ]
+
+
+def test_my_meetings_etag_changes_when_requests_close_and_expire_them(client, people, monkeypatch):
+    anna, bram, *_ = people
+    ask(client, anna, bram)
+    etag = client.get("/api/v1/me/meetings", headers=anna[0]).headers["ETag"]
+
+    monkeypatch.setenv("EVENTDESK_NOW", AFTER_CLOSE)
+    response = client.get("/api/v1/me/meetings", headers={**anna[0], "If-None-Match": etag})
+
+    assert response.status_code == 200 and response.headers["ETag"] != etag
+    assert [meeting["status"] for meeting in response.get_json()] == ["expired"]
+
+
 def test_matchmaking_routes_are_event_scoped(client, admin):
     assert_error(client.get("/api/v1/events/nowhere/matchmaking"), 404)
     assert EVENT in client.get(MATCH).get_json()["event"]

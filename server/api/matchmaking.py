@@ -7,6 +7,7 @@ from flask import Response, current_app, g, request
 from flask_restx import Namespace, Resource
 
 from server import matchmaking, matchmaking_live, matchmaking_plan, meetings, suggestions
+from server.api.caching import Representation, cached
 from server.api.common import error_model, json_body, json_object, model
 from server.api.security import admin_or_attendee_required, admin_required, attendee_required, desk_required
 from server.db_app import get_db
@@ -157,12 +158,21 @@ class MyMatchmaking(Resource):
 @mine.route("/meetings")
 @mine.doc(security="bearer", responses=ATTENDEE)
 class MyMeetings(Resource):
-    @mine.response(200, "Your meetings, either side, in the order they were asked for", [my_meeting])
+    @mine.response(200, "Your meetings, either side, in the order they were asked for; carries an ETag", [my_meeting])
+    @mine.response(304, "Not modified: If-None-Match matched (none of your meetings or partners changed)")
     @mine.response(404, "You have no profile", my_error)
     @attendee_required
     def get(self):
-        """Your meetings with status, place and log."""
-        return meetings.my_meetings(get_db(), g.attendee_pk)
+        """Your meetings with status, place and log; send the ETag back in If-None-Match for 304."""
+        db, attendee_pk = get_db(), g.attendee_pk
+        meetings.expire_unanswered(db, attendee_pk)
+        return cached(
+            lambda: meetings.my_meetings_fingerprint(db, attendee_pk),
+            lambda: Representation.of(meetings.my_meetings(db, attendee_pk)),
+            db,
+            private=True,
+            reusable=False,  # expiry depends on the clock as well as the database
+        )
 
     @mine.expect(request_input)
     @mine.response(201, "Requested", my_meeting)
