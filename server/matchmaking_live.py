@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from server import clock, db as database, matchmaking
-from server.programme import get_event
+from server.programme import get_event, room_name
 
 # Both sides of the meeting, each with the name they registered under and their first accepted
 # entry on the event's Matchmaking list: the correlated MIN is one range read of the partial
@@ -86,7 +86,7 @@ def live(db: sqlite_utils.Database, slug: str) -> dict:
             "WHERE event_id = ? AND status = 'accepted' AND slot_start IS NOT NULL",
             (event["id"],),
         ).fetchone()
-        room_name = matchmaking._room_name(db, event["id"], settings["room_id"])
+        room = room_name(db, event["id"], settings["room_id"])
     tables = json.loads(settings["tables"])
     order = {name: index for index, name in enumerate(tables)}
     by_slot: dict[str, list[dict]] = {stamp: [] for stamp in stamps.values()}
@@ -126,7 +126,7 @@ def live(db: sqlite_utils.Database, slug: str) -> dict:
         "event": event["slug"],
         "now": now.astimezone(zone).isoformat(timespec="seconds"),
         "room": settings["room_id"],
-        "room_name": room_name,
+        "room_name": room,
         "tables": tables,
         "slots": [
             {"start": local(start), "end": local(end), "state": state(index)} for index, (start, end) in enumerate(grid)

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import API
 
 # What a public read allows a shared cache (server/api/caching.py); browsers revalidate every time.
-PUBLIC_CACHE_CONTROL = "public, max-age=0, s-maxage=1, stale-while-revalidate=5, stale-if-error=86400"
+PUBLIC_CACHE_CONTROL = "public, max-age=0, must-revalidate, s-maxage=1, stale-while-revalidate=5, stale-if-error=86400"
 
 PUBLIC = [
     "/api/v1/events",

@@ -16,7 +16,7 @@ from server import create_app, ical
 from tests.conftest import API, assert_error
 
 # What a public read allows a shared cache (server/api/caching.py); browsers revalidate every time.
-PUBLIC_CACHE_CONTROL = "public, max-age=0, s-maxage=1, stale-while-revalidate=5, stale-if-error=86400"
+PUBLIC_CACHE_CONTROL = "public, max-age=0, must-revalidate, s-maxage=1, stale-while-revalidate=5, stale-if-error=86400"
 
 FEED = f"{API}/programme.ics"
 OPENING = f"{API}/sessions/opening-plenary.ics"

@@ -176,11 +176,13 @@ def _matches(etag: str) -> bool:
 
 # What a shared cache (deploy/nginx.conf, a CDN) may do with a public read, said by the app so the
 # edge need not override it: keep it fresh for 1 s (a crowd costs the app one request a second,
-# and a change shows within 2 s); answer from a stale copy while one request revalidates (5 s:
-# browsers honour this too, so it is kept short: at most one load of a copy that old); and keep
-# answering from it for a day when the app is down or failing: a programme hours old beats an
-# error page at the venue. Browsers keep revalidating every read (max-age=0) unless configured.
-SHARED_CACHE = "s-maxage=1, stale-while-revalidate=5, stale-if-error=86400"
+# and a change shows within 2 s); answer from a stale copy while one request revalidates; and
+# keep answering from it for a day when the app is down or failing: a programme hours old beats
+# an error page at the venue. Browsers revalidate every read (max-age=0), and must-revalidate
+# keeps them from using stale-while-revalidate themselves: Chromium honours it otherwise, and an
+# attendee reloading just after a cancellation was shown the session as still on. nginx serves
+# stale from its own proxy_cache_use_stale, which must-revalidate does not turn off.
+SHARED_CACHE = "must-revalidate, s-maxage=1, stale-while-revalidate=5, stale-if-error=86400"
 
 
 def _cache_control() -> str:

@@ -2,16 +2,10 @@
 // (eventdesk.css's print rules drop the navigation). Drawn from the schedule this browser keeps,
 // so it prints offline too.
 import { clockTime, dayLabel, loadSchedule, ready, showAge } from "./eventdesk.js";
+import { element } from "./dom.js";
 import * as store from "./store.js";
 
 const target = document.getElementById("my-agenda");
-
-function element(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  if (className) node.className = className;
-  return node;
-}
 
 function row(start, end, what, where, cancelled) {
   const line = element("tr", undefined, cancelled ? "cancelled" : "");

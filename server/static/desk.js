@@ -2,18 +2,12 @@
 // check-in and check-out by hand (with undo), each door's last contact and scans still to
 // upload, and the conflicts offline doors left to review. Refreshes by itself.
 import { ageText } from "./format.js";
+import { $, element } from "./dom.js";
+import { deskSignIn } from "./desk-sign-in.js";
 import * as store from "./store.js";
 
 const API = `/api/v1/events/${store.slug}`;
 const REFRESH_MS = 10000;
-const $ = (id) => document.getElementById(id);
-
-function element(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = text;
-  if (className) node.className = className;
-  return node;
-}
 
 async function call(method, path, body) {
   return store.api(method, path, { body, bearer: store.deskToken(), auth: false });
@@ -21,32 +15,7 @@ async function call(method, path, body) {
 
 // --- signing in -----------------------------------------------------------------------------
 
-function takeTokenFromFragment() {
-  const secret = location.hash.slice(1);
-  if (secret) {
-    history.replaceState(null, "", location.pathname + location.search);
-    store.setDeskToken(secret);
-  }
-}
-
-function showSignIn(message) {
-  $("desk").hidden = true;
-  const form = $("desk-sign-in");
-  form.hidden = false;
-  if (message) form.querySelector("p").textContent = message;
-}
-
-$("desk-sign-in").addEventListener("submit", (submitted) => {
-  submitted.preventDefault();
-  store.setDeskToken($("desk-token").value.trim());
-  $("desk-token").value = "";
-  start();
-});
-
-$("desk-sign-out").addEventListener("click", () => {
-  store.setDeskToken(null);
-  showSignIn();
-});
+const showSignIn = deskSignIn("desk", { start: () => start() });
 
 // --- counts and arrivals --------------------------------------------------------------------
 
@@ -236,5 +205,4 @@ async function start() {
   timer = setInterval(refresh, REFRESH_MS);
 }
 
-takeTokenFromFragment();
 start();

@@ -3,49 +3,17 @@
 // the next slot below, and how old the figures are. Signed in like the desk (store.deskToken),
 // refreshed every 15 seconds; when the server cannot be reached it keeps the last view and says so.
 import { ageText, clockTime } from "./format.js";
+import { $, element } from "./dom.js";
+import { deskSignIn } from "./desk-sign-in.js";
 import * as store from "./store.js";
 
 const LIVE = `/api/v1/events/${store.slug}/matchmaking/live`;
 const REFRESH_MS = 15000;
 const AGE_TICK_MS = 5000;
-const $ = (id) => document.getElementById(id);
-
-function element(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = text;
-  if (className) node.className = className;
-  return node;
-}
 
 // --- signing in (the desk's token, kept apart from any attendee's) --------------------------
 
-function takeTokenFromFragment() {
-  const secret = location.hash.slice(1);
-  if (secret) {
-    history.replaceState(null, "", location.pathname + location.search);
-    store.setDeskToken(secret);
-  }
-}
-
-function showSignIn(message) {
-  $("live").hidden = true;
-  const form = $("live-sign-in");
-  form.hidden = false;
-  if (message) form.querySelector("p").textContent = message;
-}
-
-$("live-sign-in").addEventListener("submit", (submitted) => {
-  submitted.preventDefault();
-  store.setDeskToken($("live-token").value.trim());
-  $("live-token").value = "";
-  start();
-});
-
-$("live-sign-out").addEventListener("click", () => {
-  store.setDeskToken(null);
-  clearInterval(timer);
-  showSignIn();
-});
+const showSignIn = deskSignIn("live", { start: () => start(), stop: () => clearInterval(timer) });
 
 // --- drawing --------------------------------------------------------------------------------
 
@@ -193,5 +161,4 @@ async function start() {
   ageTimer = setInterval(showAge, AGE_TICK_MS);
 }
 
-takeTokenFromFragment();
 start();

@@ -3,19 +3,12 @@
 // offline; a change made offline is queued and sent when the network is back, and one the
 // server refuses is shown until dismissed.
 import { clockTime, dayLabel, ready, say, showAge } from "./eventdesk.js";
+import { $, element } from "./dom.js";
 import * as store from "./store.js";
 
-const $ = (id) => document.getElementById(id);
 const status = $("matchmaking-status");
 const ME = "/api/v1/me";
 const EVENT_API = `/api/v1/events/${store.slug}`;
-
-function element(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  if (className) node.className = className;
-  return node;
-}
 
 function button(text, label, onClick) {
   const node = element("button", text);

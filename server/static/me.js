@@ -1,16 +1,10 @@
 // "My schedule": the bookmarked sessions and my placed matchmaking meetings by day, overlaps and
 // seats left as the API gives them; drawn from what this browser kept when offline.
 import { clockTime, dayLabel, loadSchedule, ready, showAge, wireStars } from "./eventdesk.js";
+import { element } from "./dom.js";
 import * as store from "./store.js";
 
 const target = document.getElementById("my-schedule");
-
-function element(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  if (className) node.className = className;
-  return node;
-}
 
 function signedOut() {
   target.replaceChildren(
