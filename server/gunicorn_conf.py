@@ -27,13 +27,14 @@ control_socket_disable = True
 # app is loaded. Without one, a fresh private directory per server, removed when it stops;
 # a given one must belong to this server alone: it is emptied at start, as counts from an
 # earlier run would be added to this one's.
-# The directory this config made, remembered in the environment: a reload (SIGHUP) reads this
-# file again, and must empty that directory and remove it at the end like a given one.
+# The directory this config made, remembered in the environment with the master's pid: a reload
+# (SIGHUP) reads this file again and must still remove it at the end, but a server started from
+# this one (inheriting the environment) must not.
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     import tempfile
 
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="eventdesk-metrics-")
-    os.environ["EVENTDESK_METRICS_DIR_MADE"] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.environ["EVENTDESK_METRICS_DIR_MADE"] = f"{os.getpid()}:{os.environ['PROMETHEUS_MULTIPROC_DIR']}"
 else:
     import glob
 
@@ -50,8 +51,8 @@ def child_exit(server, worker) -> None:
 
 
 def on_exit(server) -> None:
-    made = os.environ.get("EVENTDESK_METRICS_DIR_MADE")
-    if made and made == os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if os.environ.get("EVENTDESK_METRICS_DIR_MADE") == f"{os.getpid()}:{directory}":
         import shutil
 
-        shutil.rmtree(made, ignore_errors=True)
+        shutil.rmtree(directory, ignore_errors=True)

@@ -163,7 +163,10 @@ def test_tokens_out_neutralises_spreadsheet_formulas(tmp_path):
     assert all(row[1].startswith("edt_") for row in rows[1:])
 
 
-def test_control_socket_is_off():
+def test_control_socket_is_off(monkeypatch, tmp_path):
+    # Reading the config makes a metrics directory and says so in the environment, which every
+    # server a later test starts would inherit: keep both to this test.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     from server import gunicorn_conf
 
     assert gunicorn_conf.control_socket_disable is True
