@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import http.client
 import os
 import shutil
 import signal
@@ -302,3 +303,22 @@ def test_systemd_unit_is_hardened_and_verifies(tmp_path):
     if analyze:  # also checked by systemd itself where the machine has it
         result = subprocess.run([analyze, "verify", str(UNIT)], capture_output=True, text=True, timeout=60)
         assert "Unknown key" not in result.stderr and "Invalid" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/events", "/api/v1/events/ecc2014", "/e/ecc2014/", "/e/ecc2014/me", "/e", "/api/v1/calendars"]
+)
+def test_edge_answers_every_path_as_the_app_does_without_redirects_of_its_own(edge, path):
+    """A proxied prefix with a trailing slash makes nginx answer its bare path with a 301."""
+    base, app, _ = edge
+
+    def status(origin: str) -> int:
+        host, port = origin.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            connection.request("GET", path)
+            return connection.getresponse().status
+        finally:
+            connection.close()
+
+    assert status(base) == status(app)
