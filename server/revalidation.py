@@ -16,12 +16,24 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from server import db as database, metrics
 
 REUSABLE = "eventdesk.reusable_304"  # set in the WSGI environ by a 304 that depends on nothing else
+# nginx counts cache lifetimes in whole seconds: an entry stored with s-maxage=1 stays fresh until
+# the end of the next second, 1 to 2 s, so a change could take over 2 s to show through the edge.
+# A public read names the current second as the end of its life at an edge (nginx reads this header
+# and never passes it on): fresh for the rest of this second, so a change shows within about 1 s.
+EDGE_EXPIRES = "X-Accel-Expires"
+
+
+def edge_expires() -> str:
+    return f"@{int(time.time())}"
+
+
 ENTRIES = 1024  # per worker; all dropped when full (a poller's next request refills its own)
 _PRIVATE = ("HTTP_AUTHORIZATION", "HTTP_COOKIE")
 
@@ -53,7 +65,9 @@ class NotModifiedCache:
         found = self._entries.get(key)
         if found is not None and found[0] == version:
             environ[metrics.ROUTE] = found[3]  # the request metrics label it as Flask did
-            start_response(found[1], list(found[2]))
+            start_response(
+                found[1], [(name, edge_expires() if name == EDGE_EXPIRES else value) for name, value in found[2]]
+            )
             return []
 
         def keep_304(status: str, headers: list[tuple[str, str]], exc_info=None) -> object:

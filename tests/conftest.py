@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -232,7 +234,7 @@ def gunicorn_server(env: dict) -> Iterator[str]:
     with log_path.open("wb") as log:
         server = subprocess.Popen(
             [str(BIN / "gunicorn"), "--config", "python:server.gunicorn_conf", "server:create_app()"],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         try:
             _wait_until_answering(base, server, log_path)
@@ -244,6 +246,10 @@ def gunicorn_server(env: dict) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait(timeout=10)
+            # A worker that outlived its master ("Parent changed, shutting down") still holds the
+            # listening socket and took the next server's first connection on this port, reset.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
 
 
 def _wait_until_answering(base: str, server: subprocess.Popen, log_path: Path) -> None:

@@ -25,7 +25,7 @@ from flask import Response, current_app, request
 from werkzeug.http import http_date
 
 from server import db as database
-from server.revalidation import REUSABLE
+from server.revalidation import EDGE_EXPIRES, REUSABLE, edge_expires
 from server.urls import public_base_url
 
 _MIN_GZIP_BYTES = 1024
@@ -141,6 +141,8 @@ def conditional_response(representation: Representation, *, private: bool = Fals
         "Vary": "Accept-Encoding",
         "Cache-Control": "private, no-cache" if private else _cache_control(),
     }
+    if not private:
+        headers[EDGE_EXPIRES] = edge_expires()
     if _not_modified(representation):
         if reusable:  # a function of the request and the database: the same again is kept
             request.environ[REUSABLE] = True
