@@ -14,6 +14,7 @@ import click
 from client_cli import output
 from client_cli.context import Context, display_zone, read_options, require_session, rooms_by_id
 from client_cli.errors import CliError
+from server.fts import fts_query
 
 
 def _json_sessions(sessions: list[dict], zone, tz: str | None) -> list[dict]:
@@ -212,7 +213,7 @@ def search_command(obj: Context, words: tuple[str, ...], as_json: bool, tz: str 
     cache = obj.cache()
     zone = display_zone(cache, tz)
     text = " ".join(words)
-    query = _fts_query(text)
+    query = fts_query(text)
     if not query:
         raise CliError("the search text has no words")
     sessions = cache.sessions(match=query)
@@ -220,12 +221,6 @@ def search_command(obj: Context, words: tuple[str, ...], as_json: bool, tz: str 
         output.echo_json(_json_sessions(sessions, zone, tz))
         return
     _print_sessions(cache, sessions, zone, empty=f"Nothing matches {text!r}.")
-
-
-def _fts_query(text: str) -> str:
-    """User text as an FTS5 query, as the server builds it: every word must match, as a prefix."""
-    words = "".join(ch if ch.isalnum() else " " for ch in text).split()
-    return " ".join(f'"{word}"*' for word in words[:20])
 
 
 @click.command("speakers")

@@ -18,7 +18,8 @@ import sqlite_utils
 
 from server import checkin_lists, clock, contract, db as database, meeting_plan
 from server.errors import BadParameter, Conflict, Forbidden, NotFound
-from server.programme import fts_query, get_event, room_name
+from server.fts import fts_query
+from server.programme import get_event, room_name
 from server.validation import Errors, parse_local_datetime
 
 CHECKIN_LIST = "matchmaking"  # the explicit check-in list whose members are the participants

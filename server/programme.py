@@ -17,6 +17,7 @@ import sqlite_utils
 from server import clock, contract
 from server.bounds import whole_number
 from server.errors import BadParameter, Gone, NotFound
+from server.fts import fts_query
 from server.validation import SESSION_TYPES
 
 FILTERS = ("day", "track", "room", "type", "speaker", "q")
@@ -251,12 +252,6 @@ def resolve_day(db: sqlite_utils.Database, event: dict, value: str) -> str:
             fields={"day": f"must be between {event['start_date']} and {event['end_date']}"},
         )
     return day
-
-
-def fts_query(text: str) -> str:
-    """User text as an FTS5 query: every word must match, as a prefix, with no operators."""
-    words = "".join(ch if ch.isalnum() else " " for ch in text).split()
-    return " ".join(f'"{word}"*' for word in words[:20])
 
 
 def list_sessions(db: sqlite_utils.Database, event: dict, filters: dict | None = None) -> list[dict]:

@@ -9,7 +9,7 @@ from server import attendees, data_lifecycle
 from server.api.bodies import read_csv_body
 from server.api.common import error_model, flag, json_object, model
 from server.api.limits import CSV_IMPORT_LIMIT, body_limit
-from server.api.security import admin_required, desk_required
+from server.api.security import admin_required, desk_required, refusals
 from server.bounds import whole_number
 from server.db_app import get_db
 from server.errors import BadParameter
@@ -25,8 +25,8 @@ attendee_input = model(ns, "AttendeeInput")
 attendee_patch = model(ns, "AttendeePatch")
 import_result = model(ns, "AttendeeImportResult")
 CSV_DOC = "UTF-8 CSV with a header row: name, email, category, and optionally organisation, country"
-ADMIN = {401: ("No valid token", error), 403: ("Not an admin of this event", error)}
-DESK = {401: ("No valid token", error), 403: ("Not an admin or desk device of this event", error)}
+ADMIN = refusals(error, "admin")
+DESK = refusals(error, "desk")
 
 
 def _page_args() -> tuple[str, int, int]:

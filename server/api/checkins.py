@@ -9,7 +9,7 @@ from server import attendance, checkin, clock, devices, tickets
 from server.api.caching import Representation, conditional_response
 from server.api.common import error_model, json_body, json_object, model
 from server.api.limits import BATCH_BODY_LIMIT, body_limit
-from server.api.security import desk_required, door_required
+from server.api.security import desk_required, door_required, refusals
 from server.db_app import get_db
 from server.door_bundle import door_bundle
 from server.programme import get_event
@@ -24,8 +24,8 @@ batch_result = model(ns, "ScanBatchResult")
 desk_input = model(ns, "DeskCheckin")
 scan_record = model(ns, "ScanRecord")
 outcome = model(ns, "ScanOutcome")
-DOOR = {401: ("No valid token", error), 403: ("Not a door device or admin of this event", error)}
-DESK = {401: ("No valid token", error), 403: ("Not an admin or desk device of this event", error)}
+DOOR = refusals(error, "door")
+DESK = refusals(error, "desk")
 conflict_model = model(ns, "ScanConflict")
 STATUS_DOC = "HTTP status follows `result`: 201 ok, 409 already_checked_in, 403 revoked, 404 unknown_ticket or "
 STATUS_DOC += "not_on_list, 400 invalid_signature, wrong_event or malformed; one that is no admission is a ScanOutcome"

@@ -6,15 +6,15 @@ from flask_restx import Namespace, Resource
 
 from server import checkin_lists, devices
 from server.api.common import error_model, json_body, json_object, model
-from server.api.security import admin_required, desk_required
+from server.api.security import admin_required, desk_required, refusals
 from server.db_app import get_db
 from server.programme import get_event
 from server.urls import public_base_url
 
 ns = Namespace("doors", description="Check-in lists and door devices (admin)", path="/events/<string:event>")
 error = error_model(ns)
-ADMIN = {401: ("No valid token", error), 403: ("Not an admin of this event", error)}
-DESK = {401: ("No valid token", error), 403: ("Not an admin or desk device of this event", error)}
+ADMIN = refusals(error, "admin")
+DESK = refusals(error, "desk")
 
 checkin_list = model(ns, "CheckinList")
 list_input = model(ns, "CheckinListInput")

@@ -6,7 +6,7 @@ from flask_restx import Namespace, Resource
 
 from server import attendees, keys, personal_links
 from server.api.common import error_model, json_body, model
-from server.api.security import admin_required
+from server.api.security import admin_required, refusals
 from server.db_app import get_db
 from server.urls import public_base_url
 
@@ -15,7 +15,7 @@ error = error_model(ns)
 link_login_input = model(ns, "LinkLogin")
 link_session = model(ns, "LinkSession")
 personal_link = model(ns, "PersonalLink")
-ADMIN = {401: ("No valid token", error), 403: ("Not an admin of this event", error)}
+ADMIN = refusals(error, "admin")
 
 
 def link_document(event: str, attendee_id: str, *, rotate: bool = False) -> dict:

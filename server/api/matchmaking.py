@@ -9,7 +9,7 @@ from flask_restx import Namespace, Resource
 from server import matchmaking, matchmaking_live, matchmaking_plan, meetings, suggestions
 from server.api.caching import Representation, cached
 from server.api.common import error_model, json_body, json_object, model
-from server.api.security import admin_or_attendee_required, admin_required, attendee_required, desk_required
+from server.api.security import admin_or_attendee_required, admin_required, attendee_required, desk_required, refusals
 from server.db_app import get_db
 from server.programme import get_event
 
@@ -24,7 +24,7 @@ participant_model = model(ns, "Participant")
 participant_patch = model(ns, "ParticipantPatch")
 meeting_model = model(ns, "Meeting")
 move_input = model(ns, "MeetingMove")
-ADMIN = {401: ("No valid token", error), 403: ("Not an admin of this event", error)}
+ADMIN = refusals(error, "admin")
 
 
 @ns.route("/matchmaking")
@@ -120,7 +120,7 @@ my_participant = model(mine, "Participant")
 profile_input = model(mine, "MyProfile")
 my_meeting = model(mine, "Meeting")
 request_input = model(mine, "MeetingRequest")
-ATTENDEE = {401: ("No valid token", my_error), 403: ("Not an attendee's personal token", my_error)}
+ATTENDEE = refusals(my_error, "attendee")
 
 
 @mine.route("/matchmaking")
@@ -288,13 +288,11 @@ live_model = model(ns, "MatchmakingLive")
 
 @ns.route("/matchmaking/live")
 @ns.param("event", "Event slug, e.g. ecc2014")
-@ns.doc(security="bearer")
+@ns.doc(security="bearer", responses=refusals(error, "desk"))
 class MatchmakingLive(Resource):
     # The desk's token as well as an admin's: the live view runs on the organiser's table next
     # to the desk page, and a desk device already sees names, organisations and arrivals.
     @ns.response(200, "Slots now and next, each table's meeting with arrivals and held marks, counts", live_model)
-    @ns.response(401, "No valid token", error)
-    @ns.response(403, "Neither an admin of this event nor one of its desk devices", error)
     @ns.response(404, "Unknown event, or matchmaking is not set up for it", error)
     @desk_required
     def get(self, event):

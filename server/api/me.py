@@ -8,7 +8,7 @@ from flask_restx import Namespace, Resource
 from server import attendees, keys, personal_links, schedules
 from server.api.caching import Representation, cached
 from server.api.common import error_model, model
-from server.api.security import attendee_required
+from server.api.security import attendee_required, refusals
 from server.db_app import get_db
 from server.qr import qr_svg
 from server.urls import public_base_url
@@ -22,7 +22,7 @@ schedule_item = model(ns, "ScheduleItem")
 calendar = model(ns, "CalendarSubscription")
 token_model = model(ns, "NewPersonalToken")
 device_model = model(ns, "SignedInDevice")
-ATTENDEE = {401: ("No valid token", error), 403: ("Not an attendee's personal token", error)}
+ATTENDEE = refusals(error, "attendee")
 
 
 @ns.route("")

@@ -7,7 +7,7 @@ from flask_restx import Namespace, Resource
 
 from server import data_lifecycle
 from server.api.common import error_model, model
-from server.api.security import attendee_required
+from server.api.security import attendee_required, refusals
 from server.db_app import get_db
 
 ns = Namespace("my data", description="Everything Eventdesk holds about the attendee (personal API token)", path="/me")
@@ -16,7 +16,7 @@ export_model = model(ns, "PersonalDataExport")
 
 
 @ns.route("/export")
-@ns.doc(security="bearer", responses={401: ("No valid token", error), 403: ("Not an attendee's personal token", error)})
+@ns.doc(security="bearer", responses=refusals(error, "attendee"))
 class MyDataExport(Resource):
     @ns.response(200, "All your personal data as JSON; Cache-Control: no-store", export_model)
     @attendee_required

@@ -11,6 +11,20 @@ from server import auth
 from server.db_app import get_db
 from server.errors import Forbidden
 
+# Whom each check admits, as its 403 says it in the spec ("Not <who>").
+_ADMITTED = {
+    "admin": "an admin of this event",
+    "desk": "an admin or desk device of this event",
+    "door": "a door device or admin of this event",
+    "attendee": "an attendee's personal token",
+}
+
+
+def refusals(error: object, check: str) -> dict[int, tuple[str, object]]:
+    """The 401 and 403 a route behind `<check>_required` can answer, for `@ns.doc(responses=...)`."""
+    return {401: ("No valid token", error), 403: (f"Not {_ADMITTED[check]}", error)}
+
+
 AUTHORIZATIONS = {
     "bearer": {
         "type": "apiKey",

@@ -7,7 +7,7 @@ from flask_restx import Namespace, Resource
 
 from server import attendees, tickets
 from server.api.common import error_model, model
-from server.api.security import admin_required, attendee_required
+from server.api.security import admin_required, attendee_required, refusals
 from server.checkin_lists import lists_by_attendee
 from server.db_app import get_db
 from server.programme import get_event
@@ -21,8 +21,8 @@ ticket = model(ns, "Ticket")
 public_key = model(ns, "TicketKey")
 model(mine, "Ticket")
 model(mine, "Error")
-ATTENDEE = {401: ("No valid token", error), 403: ("Not an attendee's personal token", error)}
-ADMIN = {401: ("No valid token", error), 403: ("Not an admin of this event", error)}
+ATTENDEE = refusals(error, "attendee")
+ADMIN = refusals(error, "admin")
 
 
 def _keys_dir():
