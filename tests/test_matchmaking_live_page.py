@@ -97,3 +97,30 @@ def test_an_attendee_token_is_sent_back_to_sign_in(browser, live):
     assert "#" not in browser.current_url
     assert_accessible(browser)
     console_errors(browser)  # the refused read (403) is logged by Chromium; nothing else to check there
+
+
+def test_the_live_view_fits_a_phone_and_keeps_its_tables_while_the_server_is_down(browser, live):
+    _, desk = call(live, "POST", f"{API}/devices", {"name": "Organiser's phone", "desk": True}, live.admin_headers())
+    clear_site_data(browser, live.base)
+    browser.get(live.url("/"))
+    browser.get(live.url(f"/e/{EVENT}/matchmaking/live#{desk['token']}"))
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#now-tables .table-card"), message="no tables now")
+    tables = len(browser.find_elements(By.CSS_SELECTOR, "#now-tables .table-card"))
+
+    assert browser.execute_script("return window.innerWidth") == 360
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 360  # no sideways scrolling
+    with live.stopped():
+        wait_for(
+            browser,
+            lambda d: "Offline: showing the view from" in text_of(d, "#live-updated"),
+            timeout=REFRESHED,
+            message="the server's absence not said",
+        )
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#now-tables .table-card")) == tables
+    wait_for(
+        browser,
+        lambda d: text_of(d, "#live-updated").startswith("Updated"),
+        timeout=REFRESHED,
+        message="not back after the server returned",
+    )
+    console_errors(browser)  # the refused refreshes while the server was down are logged by Chromium
